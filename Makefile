@@ -1,0 +1,58 @@
+# collabcache: every target installs what it needs (uv, then the locked environment).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+RUN := $(UV) run --frozen
+# `make run` writes the URLs of the servers it uses (embedded ones included) here while it runs.
+-include .run/stack.env
+export
+
+.PHONY: help install run test test-unit test-integration lint seed token up down migrate asyncapi bench bench-full
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --user --quiet uv
+
+.venv/.synced: $(UV) pyproject.toml uv.lock shared/pyproject.toml services/api/pyproject.toml services/invalidator/pyproject.toml services/metrics/pyproject.toml
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.synced ## install the locked environment
+
+run: .venv/.synced ## migrate, seed if empty, start every service (Ctrl-C stops all)
+	$(RUN) python scripts/devstack.py
+
+test: .venv/.synced ## the whole test suite (unit, integration, end-to-end)
+	$(RUN) pytest
+
+test-unit: .venv/.synced
+	$(RUN) pytest tests/unit
+
+test-integration: .venv/.synced
+	$(RUN) pytest tests/integration
+
+lint: .venv/.synced ## ruff, mypy and the import contracts
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy shared/src services/api/src services/invalidator/src services/metrics/src
+	$(RUN) lint-imports
+
+migrate: .venv/.synced ## apply the database migrations
+	$(RUN) python -m collabcache_api.cli migrate
+
+seed: .venv/.synced ## load the demo dataset (SEED_SCALE=1.0 by default)
+	$(RUN) python -m collabcache_api.cli migrate
+	$(RUN) python -m collabcache_api.cli seed $(if $(SEED_SCALE),--scale $(SEED_SCALE),)
+
+token: .venv/.synced ## print a bearer token for EMAIL (the last line)
+	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=owner@example.com" >&2; exit 2; }
+	@$(RUN) python -m collabcache_api.cli token "$(EMAIL)"
+
+up: ## the whole stack in containers (needs a Docker engine)
+	docker compose -f deploy/compose.yaml up --build
+
+down:
+	docker compose -f deploy/compose.yaml down

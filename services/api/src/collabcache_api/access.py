@@ -1,0 +1,111 @@
+"""Who may see and change what: the access rules every endpoint applies.
+
+- organization data needs membership of that organization;
+- study data needs being a collaborator of the study or an owner/admin of its organization;
+- role changes need owner/admin;
+- whatever the caller may not see answers 404, so that existence does not leak.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .errors import Forbidden, NotFound
+from .models import MANAGER_ROLES, OrganizationMember, OrgRole, Study, StudyCollaborator, StudyRole
+
+
+@dataclass(frozen=True, slots=True)
+class StudyAccess:
+    study: Study
+    study_role: StudyRole | None
+    org_role: OrgRole | None
+
+    @property
+    def is_org_manager(self) -> bool:
+        return self.org_role in MANAGER_ROLES
+
+    @property
+    def can_view(self) -> bool:
+        return self.study_role is not None or self.is_org_manager
+
+    @property
+    def can_edit(self) -> bool:
+        return self.study_role in {StudyRole.OWNER, StudyRole.EDITOR} or self.is_org_manager
+
+    @property
+    def can_comment(self) -> bool:
+        return self.can_edit
+
+    @property
+    def can_manage_collaborators(self) -> bool:
+        return self.study_role is StudyRole.OWNER or self.is_org_manager
+
+    @property
+    def can_moderate_comments(self) -> bool:
+        """Resolve or delete anybody's comment."""
+        return self.can_manage_collaborators
+
+
+async def org_role_of(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+) -> OrgRole | None:
+    role = await session.scalar(
+        select(OrganizationMember.role).where(
+            OrganizationMember.organization_id == org_id, OrganizationMember.user_id == user_id
+        )
+    )
+    return OrgRole(role) if role is not None else None
+
+
+async def require_org_member(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+) -> OrgRole:
+    role = await org_role_of(session, org_id, user_id)
+    if role is None:
+        raise NotFound("Organization not found")
+    return role
+
+
+async def require_org_manager(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+) -> OrgRole:
+    role = await require_org_member(session, org_id, user_id)
+    if role not in MANAGER_ROLES:
+        raise Forbidden("Only an owner or admin of the organization may do this")
+    return role
+
+
+async def study_access(
+    session: AsyncSession, study_id: uuid.UUID, user_id: uuid.UUID
+) -> StudyAccess:
+    """The caller's standing on a study; 404 if the caller may not see it."""
+    row = (
+        await session.execute(
+            select(Study, StudyCollaborator.role, OrganizationMember.role)
+            .outerjoin(
+                StudyCollaborator,
+                (StudyCollaborator.study_id == Study.id) & (StudyCollaborator.user_id == user_id),
+            )
+            .outerjoin(
+                OrganizationMember,
+                (OrganizationMember.organization_id == Study.organization_id)
+                & (OrganizationMember.user_id == user_id),
+            )
+            .where(Study.id == study_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("Study not found")
+    study, study_role, org_role = row
+    access = StudyAccess(
+        study=study,
+        study_role=StudyRole(study_role) if study_role else None,
+        org_role=OrgRole(org_role) if org_role else None,
+    )
+    if not access.can_view:
+        raise NotFound("Study not found")
+    return access

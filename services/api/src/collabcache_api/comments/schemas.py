@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import StringConstraints, model_validator
+
+from ..schemas import Body, Public
+
+# Generous but bounded: an oversized body is a 422, never a 5xx or a truncated comment.
+MAX_COMMENT_LENGTH = 10_000
+CommentText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_LENGTH)
+]
+
+
+class CommentCreate(Body):
+    body: CommentText
+
+
+class CommentUpdate(Body):
+    body: CommentText | None = None
+    resolved: bool | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> CommentUpdate:
+        if self.body is None and self.resolved is None:
+            raise ValueError("Give a body, resolved, or both")
+        return self
+
+
+class CommentPublic(Public):
+    id: uuid.UUID
+    study_id: uuid.UUID
+    author_id: uuid.UUID | None
+    author_name: str | None
+    body: str
+    resolved: bool
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,85 @@
+"""Comment rules: owners/editors comment; authors edit their own words; moderators resolve
+and delete anybody's. Every change records an activity entry on the study."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import access
+from ..errors import Forbidden, NotFound
+from ..models import Comment, utcnow
+from ..pagination import Page, PageRequest, page_of
+from ..studies.repository import record_activity
+from . import repository as repo
+from .schemas import CommentCreate, CommentPublic, CommentUpdate
+
+
+def _public(comment: Comment, author_name: str | None) -> CommentPublic:
+    return CommentPublic(**comment.model_dump(), author_name=author_name)
+
+
+async def list_comments(
+    session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID, page: PageRequest
+) -> Page[CommentPublic]:
+    await access.study_access(session, study_id, user_id)
+    rows = await repo.comments_of_study(session, study_id, page)
+    items, cursor = page_of(rows, page, lambda r: (r[0].created_at, r[0].id))
+    return Page(items=[_public(c, name) for c, name in items], next_cursor=cursor)
+
+
+async def add_comment(
+    session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID, data: CommentCreate
+) -> CommentPublic:
+    standing = await access.study_access(session, study_id, user_id)
+    if not standing.can_comment:
+        raise Forbidden("Viewers may read the study but not comment on it")
+    comment = Comment(study_id=study_id, author_id=user_id, body=data.body)
+    session.add(comment)
+    await session.flush()
+    record_activity(session, study_id, user_id, "comment_added", "comment", comment.id)
+    await session.flush()
+    return _public(comment, await repo.author_name(session, user_id))
+
+
+async def update_comment(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    study_id: uuid.UUID,
+    comment_id: uuid.UUID,
+    data: CommentUpdate,
+) -> CommentPublic:
+    standing = await access.study_access(session, study_id, user_id)
+    comment = await repo.get_comment(session, study_id, comment_id)
+    if comment is None:
+        raise NotFound("Comment not found")
+    is_author = comment.author_id == user_id
+    if data.body is not None and not is_author:
+        raise Forbidden("Only the author may edit a comment")
+    if data.resolved is not None and not (is_author or standing.can_edit):
+        raise Forbidden("Only the author, the study's owners or editors may resolve a comment")
+    if data.body is not None and data.body != comment.body:
+        comment.body = data.body
+        record_activity(session, study_id, user_id, "comment_edited", "comment", comment_id)
+    if data.resolved is not None and data.resolved != comment.resolved:
+        comment.resolved = data.resolved
+        verb = "comment_resolved" if data.resolved else "comment_reopened"
+        record_activity(session, study_id, user_id, verb, "comment", comment_id)
+    comment.updated_at = utcnow()
+    await session.flush()
+    return _public(comment, await repo.author_name(session, comment.author_id))
+
+
+async def delete_comment(
+    session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID, comment_id: uuid.UUID
+) -> None:
+    standing = await access.study_access(session, study_id, user_id)
+    comment = await repo.get_comment(session, study_id, comment_id)
+    if comment is None:
+        raise NotFound("Comment not found")
+    if comment.author_id != user_id and not standing.can_moderate_comments:
+        raise Forbidden("Only the author or a study owner may delete a comment")
+    await session.delete(comment)
+    record_activity(session, study_id, user_id, "comment_deleted", "comment", comment_id)
+    await session.flush()

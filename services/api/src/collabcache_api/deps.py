@@ -1,0 +1,91 @@
+"""`Annotated` dependency aliases: what an endpoint may ask for."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from collabcache_shared.settings import ApiSettings
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import db
+from .bootstrap import Container
+from .errors import Forbidden, Unauthorized
+from .models import User
+from .pagination import PageRequest, decode_cursor
+from .security import user_id_from_token
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT from `make token EMAIL=...`")
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_settings(container: ContainerDep) -> ApiSettings:
+    return container.settings
+
+
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+
+
+async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
+    async for session in db.unit_of_work(container.sessions):
+        yield session
+
+
+# scope="function": the transaction commits when the handler returns, before the response is
+# sent, so a client that sees a write's response can read it back.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_current_user_id(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> uuid.UUID:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Not authenticated: send 'Authorization: Bearer <token>'")
+    return user_id_from_token(credentials.credentials, settings)
+
+
+CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
+
+
+async def get_current_user(user_id: CurrentUserId, session: SessionDep) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise Unauthorized("Unknown user")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_platform_admin(user: CurrentUser) -> User:
+    if not user.is_platform_admin:
+        raise Forbidden("Platform administrators only")
+    return user
+
+
+PlatformAdmin = Annotated[User, Depends(get_platform_admin)]
+
+
+def get_page_request(
+    settings: SettingsDep,
+    limit: Annotated[int | None, Query(ge=1, le=200, description="Page size")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="Opaque cursor from `next_cursor`")
+    ] = None,
+) -> PageRequest:
+    size = limit if limit is not None else settings.default_page_size
+    return PageRequest(limit=min(size, settings.max_page_size), after=decode_cursor(cursor))
+
+
+PageDep = Annotated[PageRequest, Depends(get_page_request)]

@@ -1,0 +1,83 @@
+"""The API's entrypoint: `create_app()` for ASGI servers, `run()` for the console script."""
+
+from __future__ import annotations
+
+import logging
+
+from collabcache_shared.settings import ApiSettings, RedisSettings
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import text
+
+from .admin.endpoints import router as admin_router
+from .analytics.endpoints import router as analytics_router
+from .bootstrap import make_lifespan
+from .comments.endpoints import router as comments_router
+from .deps import ContainerDep
+from .errors import install_error_handlers
+from .organizations.endpoints import router as organizations_router
+from .studies.endpoints import router as studies_router
+from .teams.endpoints import router as teams_router
+from .users.endpoints import router as users_router
+
+# Headers the browser may read from cross-origin responses (cache state and revalidation).
+EXPOSED_HEADERS = ["ETag", "X-Cache", "Age", "Cache-Control", "X-Request-ID"]
+
+
+def create_app(
+    settings: ApiSettings | None = None, redis_settings: RedisSettings | None = None
+) -> FastAPI:
+    settings = settings or ApiSettings()
+    redis_settings = redis_settings or RedisSettings()
+    app = FastAPI(
+        title="collabcache API",
+        version="0.1.0",
+        description="Research collaboration API whose reads come from Redis and never go stale.",
+        lifespan=make_lifespan(settings, redis_settings),
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "If-None-Match", "Cache-Control"],
+        expose_headers=EXPOSED_HEADERS,
+        max_age=600,
+    )
+    install_error_handlers(app)
+    for router in (
+        users_router,
+        organizations_router,
+        teams_router,
+        analytics_router,
+        studies_router,
+        comments_router,
+        admin_router,
+    ):
+        app.include_router(router)
+
+    @app.get("/health", tags=["ops"], include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["ops"], include_in_schema=False)
+    async def ready(container: ContainerDep) -> dict[str, str]:
+        async with container.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return {"status": "ready"}
+
+    return app
+
+
+def run() -> None:
+    import uvicorn
+
+    settings = ApiSettings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        "collabcache_api.main:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        proxy_headers=True,
+    )

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from ..models import OrgRole
+from ..schemas import Body, Name, Public
+
+
+class OrganizationCreate(Body):
+    name: Name
+
+
+class OrganizationUpdate(Body):
+    name: Name
+
+
+class OrganizationPublic(Public):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class MyOrganizationPublic(OrganizationPublic):
+    """An organization as its member sees it in their own list: with their role."""
+
+    role: OrgRole
+    joined_at: datetime
+
+
+class MemberCreate(Body):
+    user_id: uuid.UUID
+    role: OrgRole = OrgRole.MEMBER
+
+
+class MemberUpdate(Body):
+    role: OrgRole
+
+
+class MemberPublic(Public):
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: OrgRole
+    joined_at: datetime

@@ -1,0 +1,80 @@
+"""Keyset pagination with opaque cursors: `{"items": [...], "next_cursor": ...}`.
+
+A cursor is the sort key of the last item of a page (a timestamp and an id), base64url-encoded
+JSON: stable under concurrent inserts and cheap at any depth, unlike OFFSET.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from pydantic import BaseModel
+from sqlalchemy import Select, tuple_
+from sqlalchemy.sql.elements import ColumnElement
+
+from .errors import BadRequest
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    limit: int
+    after: tuple[datetime, uuid.UUID] | None
+
+
+def encode_cursor(at: datetime, item_id: uuid.UUID) -> str:
+    raw = orjson.dumps([at.isoformat(), str(item_id)])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, item_id = orjson.loads(raw)
+        return datetime.fromisoformat(at), uuid.UUID(item_id)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise BadRequest("Invalid cursor") from exc
+
+
+def keyset(
+    stmt: Select[Any],
+    order: tuple[ColumnElement[Any], ColumnElement[Any]],
+    page: PageRequest,
+    *,
+    newest_first: bool = False,
+) -> Select[Any]:
+    """Order by (timestamp, id), start after the cursor, fetch one extra row to see a next page."""
+    at_col, id_col = order
+    if page.after is not None:
+        after = tuple_(at_col, id_col)
+        bound = tuple_(*page.after)
+        stmt = stmt.where(after < bound if newest_first else after > bound)
+    if newest_first:
+        stmt = stmt.order_by(at_col.desc(), id_col.desc())
+    else:
+        stmt = stmt.order_by(at_col, id_col)
+    return stmt.limit(page.limit + 1)
+
+
+def page_of(rows: Sequence[T], page: PageRequest, sort_key: Any) -> tuple[list[T], str | None]:
+    """Trim the extra row and make the next cursor from the last item's sort key."""
+    items = list(rows[: page.limit])
+    if len(rows) <= page.limit:
+        return items, None
+    at, item_id = sort_key(items[-1])
+    return items, encode_cursor(at, item_id)

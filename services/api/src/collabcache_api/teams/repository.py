@@ -1,0 +1,66 @@
+"""Queries on teams and team membership."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Team, TeamMember, User
+from ..pagination import PageRequest, keyset
+
+
+def _member_count() -> Any:
+    return (
+        select(func.count())
+        .where(TeamMember.team_id == Team.id)
+        .correlate(Team)
+        .scalar_subquery()
+        .label("member_count")
+    )
+
+
+async def teams_of_org(
+    session: AsyncSession, org_id: uuid.UUID, page: PageRequest
+) -> Sequence[Row[Any]]:
+    stmt = select(Team, _member_count()).where(Team.organization_id == org_id)
+    return (await session.execute(keyset(stmt, (Team.created_at, Team.id), page))).all()
+
+
+async def team_with_count(session: AsyncSession, team_id: uuid.UUID) -> Row[Any] | None:
+    return (await session.execute(select(Team, _member_count()).where(Team.id == team_id))).first()
+
+
+async def get_team(session: AsyncSession, team_id: uuid.UUID, *, lock: bool = False) -> Team | None:
+    return await session.get(Team, team_id, with_for_update=lock)
+
+
+async def name_taken(
+    session: AsyncSession, org_id: uuid.UUID, name: str, except_id: uuid.UUID | None = None
+) -> bool:
+    stmt = select(Team.id).where(Team.organization_id == org_id, Team.name == name)
+    if except_id is not None:
+        stmt = stmt.where(Team.id != except_id)
+    return (await session.scalar(stmt)) is not None
+
+
+async def members(
+    session: AsyncSession, team_id: uuid.UUID, page: PageRequest
+) -> Sequence[Row[Any]]:
+    stmt = (
+        select(TeamMember, User.email, User.name)
+        .join(User, User.id == TeamMember.user_id)
+        .where(TeamMember.team_id == team_id)
+    )
+    return (
+        await session.execute(keyset(stmt, (TeamMember.created_at, TeamMember.user_id), page))
+    ).all()
+
+
+async def get_member(
+    session: AsyncSession, team_id: uuid.UUID, user_id: uuid.UUID
+) -> TeamMember | None:
+    return await session.get(TeamMember, (team_id, user_id))

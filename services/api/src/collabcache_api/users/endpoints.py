@@ -1,0 +1,15 @@
+"""/api/me: the caller's own profile (never cached)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ..deps import CurrentUser
+from .schemas import UserPublic
+
+router = APIRouter(tags=["users"])
+
+
+@router.get("/api/me")
+async def me(user: CurrentUser) -> UserPublic:
+    return UserPublic.model_validate(user)

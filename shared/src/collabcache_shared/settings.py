@@ -1,0 +1,181 @@
+"""Configuration shared by every collabcache service, read from the environment.
+
+One `Settings` class per concern so each service reads only what it needs; all of them use
+pydantic-settings, so `REDIS_URL=...` or `REDIS_HOST=...` in the environment (or a `.env`
+file) configure them. Production refuses to start on default or missing secrets.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Self
+from urllib.parse import quote, urlsplit
+
+from pydantic import AnyUrl, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A value that must never run in production: used as the development default.
+DEV_JWT_SECRET = "collabcache-dev-secret-change-me-0123456789"
+PLACEHOLDER_SECRETS = frozenset({"", "changethis", "changeme", "secret", DEV_JWT_SECRET})
+DEV_CORS_ORIGINS = (
+    "http://localhost:3000",
+    "http://127.0.0.1:3000",
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+)
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class InsecureConfiguration(ValueError):
+    """Raised when production is configured with a default or missing secret."""
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
+
+    environment: Environment = Environment.DEVELOPMENT
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+
+class RedisSettings(_Base):
+    """Either one `REDIS_URL` (redis:// or rediss://) or the individual options."""
+
+    model_config = SettingsConfigDict(env_prefix="REDIS_", env_file=".env", extra="ignore")
+
+    url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=6379, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    db: int = Field(default=0, ge=0)
+    ssl: bool = False
+    ssl_ca_certs: str | None = None
+    ssl_cert_reqs: str = "required"
+    # Tens of milliseconds: a slow Redis must never hold a request (see the circuit breaker).
+    socket_timeout: float = Field(default=0.05, gt=0)
+    socket_connect_timeout: float = Field(default=0.1, gt=0)
+    retry_attempts: int = Field(default=1, ge=0)
+    retry_backoff_base: float = Field(default=0.005, ge=0)
+    retry_backoff_cap: float = Field(default=0.05, ge=0)
+    max_connections: int = Field(default=64, ge=1)
+    health_check_interval: int = Field(default=30, ge=0)
+    key_prefix: str = "cc"
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @property
+    def dsn(self) -> str:
+        """The connection URL, built from the options when `REDIS_URL` is not set."""
+        if self.url:
+            return self.url
+        scheme = "rediss" if self.ssl else "redis"
+        auth = ""
+        if self.password is not None:
+            user = quote(self.username or "", safe="")
+            auth = f"{user}:{quote(self.password.get_secret_value(), safe='')}@"
+        elif self.username:
+            auth = f"{quote(self.username, safe='')}@"
+        return f"{scheme}://{auth}{self.host}:{self.port}/{self.db}"
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.dsn.startswith("rediss://")
+
+    def redacted_dsn(self) -> str:
+        """The URL with any password masked, fit for a log line."""
+        parts = urlsplit(self.dsn)
+        if parts.password is None:
+            return self.dsn
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+
+
+class DatabaseSettings(_Base):
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/collabcache"
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_statement_timeout_ms: int = Field(default=10_000, ge=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept the usual `postgresql://` / `postgres://` forms and use asyncpg."""
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in {"postgresql", "postgres", "postgresql+asyncpg"}:
+            raise ValueError("DATABASE_URL must be a postgresql:// URL")
+        return f"postgresql+asyncpg://{rest}"
+
+    def redacted_database_url(self) -> str:
+        parts = urlsplit(self.database_url)
+        if parts.password is None:
+            return self.database_url
+        return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+
+
+class AuthSettings(_Base):
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_issuer: str = "collabcache"
+    jwt_audience: str = "collabcache-api"
+    jwt_ttl_seconds: int = Field(default=3600, ge=60)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Self:
+        secret = self.jwt_secret.get_secret_value()
+        if self.is_production and (secret in PLACEHOLDER_SECRETS or len(secret) < 32):
+            raise InsecureConfiguration(
+                "JWT_SECRET must be set to a random value of at least 32 characters in production"
+            )
+        return self
+
+
+class ApiSettings(AuthSettings, DatabaseSettings):
+    """Everything the API service reads (Redis comes from `RedisSettings`)."""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    cors_origins: Annotated[list[str] | None, NoDecode] = None
+    max_comment_length: int = Field(default=10_000, ge=1)
+    default_page_size: int = Field(default=50, ge=1, le=200)
+    max_page_size: int = Field(default=200, ge=1, le=1000)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _valid_origins(cls, value: list[str] | None) -> list[str] | None:
+        for origin in value or []:
+            if origin != "*":
+                AnyUrl(origin)
+        return value
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Configured origins; localhost dev origins outside production, none in production."""
+        if self.cors_origins is not None:
+            return self.cors_origins
+        return [] if self.is_production else list(DEV_CORS_ORIGINS)
+
+
+class WorkerSettings(_Base):
+    """HTTP side of the stream workers (invalidator, metrics): health and metrics endpoints."""
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8001, ge=1, le=65535)

@@ -1,0 +1,53 @@
+"""Test servers for every tier.
+
+Integration tests run against the real PostgreSQL and Redis named by `DATABASE_URL` and
+`REDIS_URL`. Where those are unset, a Docker engine (testcontainers) is used if one answers,
+and the local default ports otherwise. Each run creates its own database and Redis key prefix
+and removes them afterwards, so concurrent runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[dict[str, str]]:
+    """Admin URLs of the PostgreSQL and Redis servers this run uses."""
+    pg = os.environ.get("DATABASE_URL")
+    redis = os.environ.get("REDIS_URL")
+    with ExitStack() as stack:
+        if (pg is None or redis is None) and _docker_answers():
+            from testcontainers.postgres import PostgresContainer
+            from testcontainers.redis import RedisContainer
+
+            if pg is None:
+                container = stack.enter_context(PostgresContainer("postgres:15-alpine"))
+                pg = container.get_connection_url(driver=None)
+            if redis is None:
+                rc = stack.enter_context(RedisContainer("redis:7-alpine"))
+                redis = f"redis://{rc.get_container_host_ip()}:{rc.get_exposed_port(6379)}/0"
+        yield {"postgres": pg or LOCAL_POSTGRES, "redis": redis or LOCAL_REDIS}
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return uuid.uuid4().hex[:12]
