@@ -14,6 +14,8 @@ from urllib.parse import quote, urlsplit
 from pydantic import AnyUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .cache.keys import Family, ttl_of
+
 # A value that must never run in production: used as the development default.
 DEV_JWT_SECRET = "collabcache-dev-secret-change-me-0123456789"
 PLACEHOLDER_SECRETS = frozenset({"", "changethis", "changeme", "secret", DEV_JWT_SECRET})
@@ -68,6 +70,7 @@ class RedisSettings(_Base):
     max_connections: int = Field(default=64, ge=1)
     health_check_interval: int = Field(default=30, ge=0)
     key_prefix: str = "cc"
+    cluster: bool = False  # REDIS_CLUSTER=true: the URL names one node of a Redis Cluster
 
     @field_validator("url")
     @classmethod
@@ -95,12 +98,57 @@ class RedisSettings(_Base):
         return self.dsn.startswith("rediss://")
 
     def redacted_dsn(self) -> str:
-        """The URL with any password masked, fit for a log line."""
+        """The URL with any password masked, fit for a log line: in the authority or in a
+        `?password=` query parameter (which redis-py also reads)."""
         parts = urlsplit(self.dsn)
-        if parts.password is None:
+        netloc, query = parts.netloc, parts.query
+        if parts.password is not None:
+            netloc = netloc.replace(f":{parts.password}@", ":***@")
+        if query:
+            query = "&".join(
+                "password=***" if pair.partition("=")[0] == "password" else pair
+                for pair in query.split("&")
+            )
+        if (netloc, query) == (parts.netloc, parts.query):
             return self.dsn
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
+        return parts._replace(netloc=netloc, query=query).geturl()
+
+
+class CacheSettings(_Base):
+    """Cache policy: TTL overrides per family, stale bound, leases, timeouts, the breaker."""
+
+    model_config = SettingsConfigDict(env_prefix="CACHE_", env_file=".env", extra="ignore")
+
+    enabled: bool = True
+    # The writer's own invalidation before it responds; off only for the TTL-only benchmark.
+    invalidate_inline: bool = True
+    # e.g. CACHE_TTL_SECONDS='{"ORGANIZATION_ANALYTICS": 3600}'; other families keep defaults.
+    ttl_seconds: dict[str, int] = Field(default_factory=dict)
+    stale_bound_seconds: int = Field(default=60, ge=0)
+    lease_ms: int = Field(default=10_000, ge=100)
+    stampede_wait_seconds: float = Field(default=2.0, gt=0)
+    stampede_poll_seconds: float = Field(default=0.01, gt=0)
+    operation_timeout_seconds: float = Field(default=0.25, gt=0)
+    breaker_failure_threshold: int = Field(default=3, ge=1)
+    breaker_reset_seconds: float = Field(default=1.0, gt=0)
+    events_enabled: bool = True
+    events_maxlen: int = Field(default=100_000, ge=1000)
+    events_buffer: int = Field(default=10_000, ge=100)
+    events_flush_seconds: float = Field(default=0.2, gt=0)
+
+    @field_validator("ttl_seconds")
+    @classmethod
+    def _known_families(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = set(value) - {f.value for f in Family}
+        if unknown:
+            raise ValueError(f"unknown cache families: {sorted(unknown)}")
+        if any(v <= 0 for v in value.values()):
+            raise ValueError("TTLs must be positive")
+        return value
+
+    def ttl_ms(self, family: Family) -> int:
+        seconds = self.ttl_seconds.get(family.value)
+        return (seconds if seconds is not None else int(ttl_of(family).total_seconds())) * 1000
 
 
 class DatabaseSettings(_Base):
@@ -179,3 +227,26 @@ class WorkerSettings(_Base):
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8001, ge=1, le=65535)
+
+
+class _PrefixedWorkerSettings(WorkerSettings):
+    # An alias bypasses env_prefix: every service reads the one unprefixed `ENVIRONMENT`.
+    environment: Environment = Field(
+        default=Environment.DEVELOPMENT, validation_alias="environment"
+    )
+
+
+class InvalidatorSettings(_PrefixedWorkerSettings):
+    """The invalidator's HTTP side: `INVALIDATOR_HTTP_HOST`, `INVALIDATOR_HTTP_PORT`."""
+
+    model_config = SettingsConfigDict(env_prefix="INVALIDATOR_", env_file=".env", extra="ignore")
+
+    http_port: int = Field(default=8001, ge=1, le=65535)
+
+
+class MetricsSettings(_PrefixedWorkerSettings):
+    """The metrics service's HTTP side: `METRICS_HTTP_HOST`, `METRICS_HTTP_PORT`."""
+
+    model_config = SettingsConfigDict(env_prefix="METRICS_", env_file=".env", extra="ignore")
+
+    http_port: int = Field(default=8002, ge=1, le=65535)

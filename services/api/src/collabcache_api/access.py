@@ -79,6 +79,10 @@ async def require_org_manager(
     return role
 
 
+async def study_exists(session: AsyncSession, study_id: uuid.UUID) -> bool:
+    return (await session.scalar(select(Study.id).where(Study.id == study_id))) is not None
+
+
 async def study_access(
     session: AsyncSession, study_id: uuid.UUID, user_id: uuid.UUID
 ) -> StudyAccess:

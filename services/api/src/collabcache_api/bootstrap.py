@@ -6,11 +6,17 @@ Importing any module of the service connects to nothing; only `lifespan` does.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
-from collabcache_shared.settings import ApiSettings, RedisSettings
+from collabcache_shared.cache.client import make_redis
+from collabcache_shared.cache.keys import KeySpace
+from collabcache_shared.cache.manager import CacheManager
+from collabcache_shared.cache.reporting import CacheEventSink
+from collabcache_shared.cache.store import AnyRedis, EntryStore
+from collabcache_shared.events import CACHE_EVENTS_STREAM
+from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,34 +29,70 @@ log = logging.getLogger(__name__)
 class Container:
     settings: ApiSettings
     redis_settings: RedisSettings
+    cache_settings: CacheSettings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    redis: AnyRedis
+    keyspace: KeySpace
+    cache: CacheManager | None  # None when the cache is switched off (CACHE_ENABLED=false)
+    cache_events: CacheEventSink | None
 
 
-def build_container(settings: ApiSettings, redis_settings: RedisSettings) -> Container:
+def build_container(
+    settings: ApiSettings, redis_settings: RedisSettings, cache_settings: CacheSettings
+) -> Container:
     engine = make_engine(settings)
+    redis = make_redis(redis_settings)
+    keyspace = KeySpace(prefix=redis_settings.key_prefix)
+    cache = None
+    if cache_settings.enabled:
+        cache = CacheManager(EntryStore(redis, keyspace), cache_settings)
+    sink = None
+    if cache_settings.events_enabled:
+        sink = CacheEventSink(
+            redis,
+            keyspace.stream(CACHE_EVENTS_STREAM),
+            maxlen=cache_settings.events_maxlen,
+            buffer=cache_settings.events_buffer,
+            flush_seconds=cache_settings.events_flush_seconds,
+        )
     return Container(
         settings=settings,
         redis_settings=redis_settings,
+        cache_settings=cache_settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
+        redis=redis,
+        keyspace=keyspace,
+        cache=cache,
+        cache_events=sink,
     )
 
 
-def make_lifespan(settings: ApiSettings, redis_settings: RedisSettings):  # type: ignore[no-untyped-def]
+def make_lifespan(
+    settings: ApiSettings, redis_settings: RedisSettings, cache_settings: CacheSettings
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = build_container(settings, redis_settings)
+        container = build_container(settings, redis_settings, cache_settings)
         app.state.container = container
         log.info(
-            "api starting: environment=%s database=%s redis=%s",
+            "api starting: environment=%s database=%s redis=%s cache=%s",
             settings.environment,
             settings.redacted_database_url(),
             redis_settings.redacted_dsn(),
+            "on" if container.cache else "off",
         )
+        if container.cache_events:
+            container.cache_events.start()
         try:
             yield
         finally:
+            if container.cache_events:
+                await container.cache_events.stop()
+            if container.cache:
+                await container.cache.aclose()
+            await container.redis.aclose()
             await container.engine.dispose()
 
     return lifespan

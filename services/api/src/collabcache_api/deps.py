@@ -6,12 +6,13 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+from collabcache_shared.invalidation import keys_for_events
 from collabcache_shared.settings import ApiSettings
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import db
+from . import db, domain_events
 from .bootstrap import Container
 from .errors import Forbidden, Unauthorized
 from .models import User
@@ -37,8 +38,12 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
 async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
-    async for session in db.unit_of_work(container.sessions):
+    async with db.unit_of_work(container.sessions) as session:
         yield session
+    # Committed: drop what the write changed before anyone sees its response.
+    events = domain_events.take(session)
+    if events and container.cache is not None and container.cache_settings.invalidate_inline:
+        await container.cache.invalidate(keys_for_events(events))
 
 
 # scope="function": the transaction commits when the handler returns, before the response is

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +51,88 @@ class Unprocessable(DomainError):
     status_code = 422
 
 
+class ErrorBody(BaseModel):
+    """The body of every error the API answers itself."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(BaseModel):
+    """A request that does not match the schema: one entry per offending field."""
+
+    detail: list[FieldError]
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Bad request, such as a cursor this API did not issue",
+    401: "Missing, invalid or expired bearer token, or an unknown user",
+    403: "The caller may see the resource but not do this",
+    404: "Not found, or not visible to the caller",
+    409: "Conflicts with the current state",
+    422: "The request does not match the schema, or breaks a rule on its values",
+    503: "The database is unavailable; retry after `Retry-After` seconds",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the error codes a route can answer (routers add 401 and 503).
+
+    A 422 from request validation lists field errors; one from a rule has a message: either.
+    """
+    return {
+        code: {
+            "model": ValidationErrorBody | ErrorBody if code == 422 else ErrorBody,
+            "description": _ERROR_DESCRIPTIONS[code],
+        }
+        for code in codes
+    }
+
+
+# Every authenticated route: the token can be refused and the database can be down.
+ERROR_RESPONSES = error_responses(401, 503)
+
+
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+async def _invalid_request(_: Request, exc: Exception) -> Response:
+    """FastAPI's 422 body, ASCII-escaped: the errors echo the input, and an input holding a lone
+    surrogate (valid in JSON, not in UTF-8) must not turn the 422 into a 500 when encoded."""
+    assert isinstance(exc, RequestValidationError)
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")
+
+
+async def _unparsable_body(_: Request, __: Exception) -> JSONResponse:
+    """FastAPI's own 400, for a body it cannot even decode (not UTF-8): as invalid as a body
+    that is not JSON, so the same 422 (the app's own 400s are `BadRequest`, not this)."""
+    detail = [{"type": "json_invalid", "loc": ["body"], "msg": "The body is not UTF-8 JSON"}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _method_not_allowed(request: Request, _: Exception) -> JSONResponse:
+    """A 405 whose `Allow` lists every method of the path (RFC 9110): Starlette lists only the
+    first route that matched the path, and FastAPI makes one route per method."""
+    methods = {
+        method
+        for route in request.app.router.routes
+        if route.matches(request.scope)[0] is not Match.NONE
+        for method in getattr(route, "methods", None) or ()
+    }
+    return JSONResponse(
+        {"detail": "Method Not Allowed"},
+        status_code=405,
+        headers={"Allow": ", ".join(sorted(methods))},
+    )
 
 
 async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
@@ -68,6 +152,9 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(400, _unparsable_body)
+    app.add_exception_handler(405, _method_not_allowed)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(DBAPIError, _database_unavailable)

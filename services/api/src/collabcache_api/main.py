@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from collabcache_shared.settings import ApiSettings, RedisSettings
+from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
@@ -25,15 +25,18 @@ EXPOSED_HEADERS = ["ETag", "X-Cache", "Age", "Cache-Control", "X-Request-ID"]
 
 
 def create_app(
-    settings: ApiSettings | None = None, redis_settings: RedisSettings | None = None
+    settings: ApiSettings | None = None,
+    redis_settings: RedisSettings | None = None,
+    cache_settings: CacheSettings | None = None,
 ) -> FastAPI:
     settings = settings or ApiSettings()
     redis_settings = redis_settings or RedisSettings()
+    cache_settings = cache_settings or CacheSettings()
     app = FastAPI(
         title="collabcache API",
         version="0.1.0",
         description="Research collaboration API whose reads come from Redis and never go stale.",
-        lifespan=make_lifespan(settings, redis_settings),
+        lifespan=make_lifespan(settings, redis_settings, cache_settings),
     )
     app.add_middleware(
         CORSMiddleware,

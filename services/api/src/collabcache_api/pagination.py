@@ -11,7 +11,7 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -34,6 +34,11 @@ class PageRequest:
     limit: int
     after: tuple[datetime, uuid.UUID] | None
 
+    @property
+    def variant(self) -> str:
+        """The page's field in a cache entry (canonical: one field per distinct page)."""
+        return f"{self.limit}:{encode_cursor(*self.after) if self.after else ''}"
+
 
 def encode_cursor(at: datetime, item_id: uuid.UUID) -> str:
     raw = orjson.dumps([at.isoformat(), str(item_id)])
@@ -46,8 +51,14 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, item_id = orjson.loads(raw)
-        return datetime.fromisoformat(at), uuid.UUID(item_id)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+        if not isinstance(at, str) or not isinstance(item_id, str):
+            raise TypeError("a cursor holds two strings: a timestamp and an id")
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None:
+            raise ValueError("a cursor's timestamp carries its time zone")
+        # In UTC here, so that a far-off offset cannot overflow in the database (a 5xx).
+        return moment.astimezone(UTC), uuid.UUID(item_id)
+    except (ValueError, TypeError, OverflowError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise BadRequest("Invalid cursor") from exc
 
 

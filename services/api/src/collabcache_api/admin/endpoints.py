@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from collabcache_shared.cache.keys import CacheKey, Family
+from fastapi import APIRouter, Response
 
 from ..analytics import repository as analytics_repo
 from ..analytics.schemas import SystemStats
+from ..caching.responder import CachedReadsDep
 from ..deps import PlatformAdmin, SessionDep
+from ..errors import ERROR_RESPONSES, error_responses
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
 
-@router.get("/system-stats")
-async def system_stats(_: PlatformAdmin, session: SessionDep) -> SystemStats:
-    figures = await analytics_repo.system_figures(session)
-    return SystemStats(**figures, generated_at=datetime.now(UTC))
+@router.get("/system-stats", response_model=SystemStats, responses=error_responses(403))
+async def system_stats(_: PlatformAdmin, session: SessionDep, cache: CachedReadsDep) -> Response:
+    async def load() -> SystemStats:
+        figures = await analytics_repo.system_figures(session)
+        return SystemStats(**figures, generated_at=datetime.now(UTC))
+
+    return await cache.respond(CacheKey.of(Family.SYSTEM_STATS), load)

@@ -4,24 +4,50 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from collabcache_shared.cache.keys import CacheKey, Family
+from fastapi import APIRouter, Response
 
+from ..caching.access_records import org_standing, team_standing
+from ..caching.responder import CachedReadsDep
 from ..deps import CurrentUserId, SessionDep
+from ..errors import ERROR_RESPONSES, error_responses
 from . import service
 from .schemas import OrganizationAnalytics, TeamAnalytics
 
-router = APIRouter(tags=["analytics"])
+router = APIRouter(tags=["analytics"], responses=ERROR_RESPONSES)
 
 
-@router.get("/api/organizations/{org_id}/analytics")
+@router.get(
+    "/api/organizations/{org_id}/analytics",
+    response_model=OrganizationAnalytics,
+    responses=error_responses(404),
+)
 async def organization_analytics(
-    org_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
-) -> OrganizationAnalytics:
-    return await service.organization_analytics(session, user_id, org_id)
+    org_id: uuid.UUID,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    cache: CachedReadsDep,
+) -> Response:
+    return await cache.respond(
+        CacheKey.of(Family.ORGANIZATION_ANALYTICS, org_id),
+        lambda: service.organization_analytics(session, user_id, org_id),
+        standing=org_standing(org_id),
+    )
 
 
-@router.get("/api/teams/{team_id}/analytics")
+@router.get(
+    "/api/teams/{team_id}/analytics",
+    response_model=TeamAnalytics,
+    responses=error_responses(404),
+)
 async def team_analytics(
-    team_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
-) -> TeamAnalytics:
-    return await service.team_analytics(session, user_id, team_id)
+    team_id: uuid.UUID,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    cache: CachedReadsDep,
+) -> Response:
+    return await cache.respond(
+        CacheKey.of(Family.TEAM_ANALYTICS, team_id),
+        lambda: service.team_analytics(session, user_id, team_id),
+        standing=team_standing(team_id),
+    )

@@ -4,31 +4,48 @@ from __future__ import annotations
 
 import uuid
 
+from collabcache_shared.cache.keys import CacheKey, Family
 from fastapi import APIRouter, Response, status
 
+from ..caching.access_records import study_standing
+from ..caching.responder import CachedReadsDep
 from ..deps import CurrentUserId, PageDep, SessionDep
+from ..errors import ERROR_RESPONSES, error_responses
 from ..pagination import Page
 from . import service
 from .schemas import CommentCreate, CommentPublic, CommentUpdate
 
-router = APIRouter(prefix="/api/collaboration/studies/{study_id}/comments", tags=["comments"])
+router = APIRouter(
+    prefix="/api/collaboration/studies/{study_id}/comments",
+    tags=["comments"],
+    responses=ERROR_RESPONSES,
+)
 
 
-@router.get("")
+@router.get("", response_model=Page[CommentPublic], responses=error_responses(400, 404))
 async def list_comments(
-    study_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep, page: PageDep
-) -> Page[CommentPublic]:
-    return await service.list_comments(session, user_id, study_id, page)
+    study_id: uuid.UUID,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    page: PageDep,
+    cache: CachedReadsDep,
+) -> Response:
+    return await cache.respond(
+        CacheKey.of(Family.STUDY_COMMENTS, study_id),
+        lambda: service.list_comments(session, user_id, study_id, page),
+        variant=page.variant,
+        standing=study_standing(study_id),
+    )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(403, 404))
 async def add_comment(
     study_id: uuid.UUID, data: CommentCreate, user_id: CurrentUserId, session: SessionDep
 ) -> CommentPublic:
     return await service.add_comment(session, user_id, study_id, data)
 
 
-@router.patch("/{comment_id}")
+@router.patch("/{comment_id}", responses=error_responses(403, 404))
 async def update_comment(
     study_id: uuid.UUID,
     comment_id: uuid.UUID,
@@ -39,7 +56,9 @@ async def update_comment(
     return await service.update_comment(session, user_id, study_id, comment_id, data)
 
 
-@router.delete("/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{comment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403, 404)
+)
 async def delete_comment(
     study_id: uuid.UUID, comment_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
 ) -> Response:

@@ -4,14 +4,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import StringConstraints, model_validator
+from pydantic import StrictBool, StringConstraints, model_validator
 
-from ..schemas import Body, Public
+from ..schemas import Body, PatchBody, Public, StorableText
 
 # Generous but bounded: an oversized body is a 422, never a 5xx or a truncated comment.
 MAX_COMMENT_LENGTH = 10_000
 CommentText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_LENGTH)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_COMMENT_LENGTH),
+    StorableText,
 ]
 
 
@@ -19,9 +21,10 @@ class CommentCreate(Body):
     body: CommentText
 
 
-class CommentUpdate(Body):
+class CommentUpdate(PatchBody):
     body: CommentText | None = None
-    resolved: bool | None = None
+    # Strict: `0`, `"no"` or `"false"` are not the boolean the schema asks for.
+    resolved: StrictBool | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self) -> CommentUpdate:

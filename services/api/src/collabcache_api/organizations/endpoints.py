@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from collabcache_shared.cache.keys import CacheKey, Family
 from fastapi import APIRouter, Response, status
 
-from ..deps import CurrentUserId, PageDep, SessionDep
+from ..caching.access_records import org_standing
+from ..caching.responder import CachedReadsDep
+from ..deps import CurrentUser, CurrentUserId, PageDep, SessionDep
+from ..errors import ERROR_RESPONSES, error_responses
 from ..pagination import Page
 from . import service
 from .schemas import (
@@ -19,45 +23,66 @@ from .schemas import (
     OrganizationUpdate,
 )
 
-router = APIRouter(prefix="/api/organizations", tags=["organizations"])
+router = APIRouter(prefix="/api/organizations", tags=["organizations"], responses=ERROR_RESPONSES)
 
 
-@router.get("")
+@router.get("", response_model=Page[MyOrganizationPublic], responses=error_responses(400))
 async def list_my_organizations(
-    user_id: CurrentUserId, session: SessionDep, page: PageDep
-) -> Page[MyOrganizationPublic]:
-    return await service.list_my_organizations(session, user_id, page)
+    user_id: CurrentUserId, session: SessionDep, page: PageDep, cache: CachedReadsDep
+) -> Response:
+    return await cache.respond(
+        CacheKey.of(Family.USER_ORGANIZATIONS, user_id),
+        lambda: service.list_my_organizations(session, user_id, page),
+        variant=page.variant,
+    )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_organization(
-    data: OrganizationCreate, user_id: CurrentUserId, session: SessionDep
+    data: OrganizationCreate, user: CurrentUser, session: SessionDep
 ) -> OrganizationPublic:
-    return await service.create_organization(session, user_id, data)
+    # The caller's row is looked up (a 401 for a token of a deleted user): the first write that
+    # needs no membership, where a missing user would otherwise be a foreign-key 409.
+    return await service.create_organization(session, user.id, data)
 
 
-@router.patch("/{org_id}")
+@router.patch("/{org_id}", responses=error_responses(403, 404))
 async def rename_organization(
     org_id: uuid.UUID, data: OrganizationUpdate, user_id: CurrentUserId, session: SessionDep
 ) -> OrganizationPublic:
     return await service.rename_organization(session, user_id, org_id, data)
 
 
-@router.get("/{org_id}/members")
+@router.get(
+    "/{org_id}/members", response_model=Page[MemberPublic], responses=error_responses(400, 404)
+)
 async def list_members(
-    org_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep, page: PageDep
-) -> Page[MemberPublic]:
-    return await service.list_members(session, user_id, org_id, page)
+    org_id: uuid.UUID,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    page: PageDep,
+    cache: CachedReadsDep,
+) -> Response:
+    return await cache.respond(
+        CacheKey.of(Family.ORGANIZATION_MEMBERS, org_id),
+        lambda: service.list_members(session, user_id, org_id, page),
+        variant=page.variant,
+        standing=org_standing(org_id),
+    )
 
 
-@router.post("/{org_id}/members", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{org_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(403, 404, 409),
+)
 async def add_member(
     org_id: uuid.UUID, data: MemberCreate, user_id: CurrentUserId, session: SessionDep
 ) -> MemberPublic:
     return await service.add_member(session, user_id, org_id, data)
 
 
-@router.patch("/{org_id}/members/{member_id}")
+@router.patch("/{org_id}/members/{member_id}", responses=error_responses(403, 404, 409))
 async def change_member_role(
     org_id: uuid.UUID,
     member_id: uuid.UUID,
@@ -68,7 +93,11 @@ async def change_member_role(
     return await service.change_member_role(session, user_id, org_id, member_id, data)
 
 
-@router.delete("/{org_id}/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{org_id}/members/{member_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(403, 404, 409),
+)
 async def remove_member(
     org_id: uuid.UUID, member_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
 ) -> Response:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from collabcache_shared.cache.keys import CacheKey, Family
 from fastapi import APIRouter, Response, status
 
+from ..caching.access_records import study_standing
+from ..caching.responder import CachedReadsDep
 from ..deps import CurrentUserId, PageDep, SessionDep
+from ..errors import ERROR_RESPONSES, error_responses
 from ..pagination import Page
 from . import service
 from .schemas import (
@@ -21,46 +25,78 @@ from .schemas import (
     StudyUpdate,
 )
 
-router = APIRouter(tags=["studies"])
+router = APIRouter(tags=["studies"], responses=ERROR_RESPONSES)
 STUDY = "/api/collaboration/studies/{study_id}"
 
 
-@router.get("/api/collaboration/studies")
+@router.get(
+    "/api/collaboration/studies",
+    response_model=Page[MyStudyPublic],
+    responses=error_responses(400),
+)
 async def list_my_studies(
-    user_id: CurrentUserId, session: SessionDep, page: PageDep
-) -> Page[MyStudyPublic]:
-    return await service.list_my_studies(session, user_id, page)
+    user_id: CurrentUserId,
+    session: SessionDep,
+    page: PageDep,
+    cache: CachedReadsDep,
+) -> Response:
+    return await cache.respond(
+        CacheKey.of(Family.USER_COLLABORATIVE_STUDIES, user_id),
+        lambda: service.list_my_studies(session, user_id, page),
+        variant=page.variant,
+    )
 
 
-@router.post("/api/organizations/{org_id}/studies", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/api/organizations/{org_id}/studies",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404),
+)
 async def create_study(
     org_id: uuid.UUID, data: StudyCreate, user_id: CurrentUserId, session: SessionDep
 ) -> StudyPublic:
     return await service.create_study(session, user_id, org_id, data)
 
 
-@router.patch(STUDY)
+@router.patch(STUDY, responses=error_responses(403, 404))
 async def update_study(
     study_id: uuid.UUID, data: StudyUpdate, user_id: CurrentUserId, session: SessionDep
 ) -> StudyPublic:
     return await service.update_study(session, user_id, study_id, data)
 
 
-@router.get(STUDY + "/collaborators")
+@router.get(
+    STUDY + "/collaborators",
+    response_model=Page[CollaboratorPublic],
+    responses=error_responses(400, 404),
+)
 async def list_collaborators(
-    study_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep, page: PageDep
-) -> Page[CollaboratorPublic]:
-    return await service.list_collaborators(session, user_id, study_id, page)
+    study_id: uuid.UUID,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    page: PageDep,
+    cache: CachedReadsDep,
+) -> Response:
+    return await cache.respond(
+        CacheKey.of(Family.STUDY_COLLABORATORS, study_id),
+        lambda: service.list_collaborators(session, user_id, study_id, page),
+        variant=page.variant,
+        standing=study_standing(study_id),
+    )
 
 
-@router.post(STUDY + "/collaborators", status_code=status.HTTP_201_CREATED)
+@router.post(
+    STUDY + "/collaborators",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(403, 404, 409),
+)
 async def add_collaborator(
     study_id: uuid.UUID, data: CollaboratorCreate, user_id: CurrentUserId, session: SessionDep
 ) -> CollaboratorPublic:
     return await service.add_collaborator(session, user_id, study_id, data)
 
 
-@router.patch(STUDY + "/collaborators/{member_id}")
+@router.patch(STUDY + "/collaborators/{member_id}", responses=error_responses(403, 404, 409))
 async def change_collaborator_role(
     study_id: uuid.UUID,
     member_id: uuid.UUID,
@@ -71,7 +107,11 @@ async def change_collaborator_role(
     return await service.change_collaborator_role(session, user_id, study_id, member_id, data)
 
 
-@router.delete(STUDY + "/collaborators/{member_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    STUDY + "/collaborators/{member_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(403, 404, 409),
+)
 async def remove_collaborator(
     study_id: uuid.UUID, member_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
 ) -> Response:
@@ -79,15 +119,29 @@ async def remove_collaborator(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get(STUDY + "/activity")
+@router.get(
+    STUDY + "/activity",
+    response_model=Page[ActivityPublic],
+    responses=error_responses(400, 404),
+)
 async def list_activity(
-    study_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep, page: PageDep
-) -> Page[ActivityPublic]:
-    return await service.list_activity(session, user_id, study_id, page)
+    study_id: uuid.UUID,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    page: PageDep,
+    cache: CachedReadsDep,
+) -> Response:
+    return await cache.respond(
+        CacheKey.of(Family.STUDY_ACTIVITY, study_id),
+        lambda: service.list_activity(session, user_id, study_id, page),
+        variant=page.variant,
+        standing=study_standing(study_id),
+    )
 
 
-@router.get(STUDY + "/permissions")
-async def my_permissions(
-    study_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
-) -> PermissionsPublic:
-    return await service.my_permissions(session, user_id, study_id)
+@router.get(
+    STUDY + "/permissions", response_model=PermissionsPublic, responses=error_responses(404)
+)
+async def my_permissions(study_id: uuid.UUID, cache: CachedReadsDep) -> Response:
+    """The caller's standing on the study: the very record every study read checks."""
+    return await cache.respond_standing(study_standing(study_id))

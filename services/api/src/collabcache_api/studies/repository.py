@@ -55,6 +55,13 @@ async def get_collaborator(
     return await session.get(StudyCollaborator, (study_id, user_id), with_for_update=True)
 
 
+async def collaborator_ids(session: AsyncSession, study_id: uuid.UUID) -> list[uuid.UUID]:
+    result = await session.scalars(
+        select(StudyCollaborator.user_id).where(StudyCollaborator.study_id == study_id)
+    )
+    return list(result)
+
+
 async def lock_study(session: AsyncSession, study_id: uuid.UUID) -> Study | None:
     return await session.get(Study, study_id, with_for_update=True)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import model_validator
 
 from ..models import OrgRole, StudyRole, StudyStatus
-from ..schemas import Body, Public, Title
+from ..schemas import Body, PatchBody, Public, Title
 
 
 class StudyCreate(Body):
@@ -14,7 +14,7 @@ class StudyCreate(Body):
     status: StudyStatus = StudyStatus.DRAFT
 
 
-class StudyUpdate(Body):
+class StudyUpdate(PatchBody):
     title: Title | None = None
     status: StudyStatus | None = None
 

@@ -4,58 +4,104 @@ from __future__ import annotations
 
 import uuid
 
+from collabcache_shared.cache.keys import CacheKey, Family
 from fastapi import APIRouter, Response, status
 
+from ..caching.access_records import org_standing, team_standing
+from ..caching.responder import CachedReadsDep
 from ..deps import CurrentUserId, PageDep, SessionDep
+from ..errors import ERROR_RESPONSES, error_responses
 from ..pagination import Page
 from . import service
 from .schemas import TeamCreate, TeamMemberCreate, TeamMemberPublic, TeamPublic, TeamUpdate
 
-router = APIRouter(tags=["teams"])
+router = APIRouter(tags=["teams"], responses=ERROR_RESPONSES)
 
 
-@router.get("/api/organizations/{org_id}/teams")
+@router.get(
+    "/api/organizations/{org_id}/teams",
+    response_model=Page[TeamPublic],
+    responses=error_responses(400, 404),
+)
 async def list_teams(
-    org_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep, page: PageDep
-) -> Page[TeamPublic]:
-    return await service.list_teams(session, user_id, org_id, page)
+    org_id: uuid.UUID,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    page: PageDep,
+    cache: CachedReadsDep,
+) -> Response:
+    return await cache.respond(
+        CacheKey.of(Family.ORGANIZATION_TEAMS, org_id),
+        lambda: service.list_teams(session, user_id, org_id, page),
+        variant=page.variant,
+        standing=org_standing(org_id),
+    )
 
 
-@router.post("/api/organizations/{org_id}/teams", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/api/organizations/{org_id}/teams",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(403, 404, 409),
+)
 async def create_team(
     org_id: uuid.UUID, data: TeamCreate, user_id: CurrentUserId, session: SessionDep
 ) -> TeamPublic:
     return await service.create_team(session, user_id, org_id, data)
 
 
-@router.patch("/api/teams/{team_id}")
+@router.patch("/api/teams/{team_id}", responses=error_responses(403, 404, 409))
 async def rename_team(
     team_id: uuid.UUID, data: TeamUpdate, user_id: CurrentUserId, session: SessionDep
 ) -> TeamPublic:
     return await service.rename_team(session, user_id, team_id, data)
 
 
-@router.delete("/api/teams/{team_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/api/teams/{team_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(403, 404),
+)
 async def delete_team(team_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep) -> Response:
     await service.delete_team(session, user_id, team_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/api/teams/{team_id}/members")
+@router.get(
+    "/api/teams/{team_id}/members",
+    response_model=Page[TeamMemberPublic],
+    responses=error_responses(400, 404),
+)
 async def list_team_members(
-    team_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep, page: PageDep
-) -> Page[TeamMemberPublic]:
-    return await service.list_team_members(session, user_id, team_id, page)
+    team_id: uuid.UUID,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    page: PageDep,
+    cache: CachedReadsDep,
+) -> Response:
+    return await cache.respond(
+        CacheKey.of(Family.TEAM_MEMBERS, team_id),
+        lambda: service.list_team_members(session, user_id, team_id, page),
+        variant=page.variant,
+        standing=team_standing(team_id),
+    )
 
 
-@router.post("/api/teams/{team_id}/members", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/api/teams/{team_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(403, 404, 409, 422),
+)
 async def add_team_member(
     team_id: uuid.UUID, data: TeamMemberCreate, user_id: CurrentUserId, session: SessionDep
 ) -> TeamMemberPublic:
     return await service.add_team_member(session, user_id, team_id, data)
 
 
-@router.delete("/api/teams/{team_id}/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/api/teams/{team_id}/members/{member_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(403, 404),
+)
 async def remove_team_member(
     team_id: uuid.UUID, member_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
 ) -> Response:

@@ -60,6 +60,18 @@ async def members(
     ).all()
 
 
+async def team_ids_of_member(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """The teams of an organization that a user belongs to."""
+    result = await session.scalars(
+        select(TeamMember.team_id)
+        .join(Team, Team.id == TeamMember.team_id)
+        .where(Team.organization_id == org_id, TeamMember.user_id == user_id)
+    )
+    return list(result)
+
+
 async def get_member(
     session: AsyncSession, team_id: uuid.UUID, user_id: uuid.UUID
 ) -> TeamMember | None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..deps import CurrentUser
+from ..errors import ERROR_RESPONSES
 from .schemas import UserPublic
 
-router = APIRouter(tags=["users"])
+router = APIRouter(tags=["users"], responses=ERROR_RESPONSES)
 
 
 @router.get("/api/me")

@@ -1,0 +1,42 @@
+"""Building the Redis client from settings: standalone or cluster, TLS, short timeouts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+
+from ..settings import RedisSettings
+from .store import AnyRedis
+
+
+def redis_options(settings: RedisSettings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "socket_timeout": settings.socket_timeout,
+        "socket_connect_timeout": settings.socket_connect_timeout,
+        "retry": Retry(
+            ExponentialWithJitterBackoff(
+                cap=settings.retry_backoff_cap, base=settings.retry_backoff_base
+            ),
+            settings.retry_attempts,
+        ),
+        "health_check_interval": settings.health_check_interval,
+        "max_connections": settings.max_connections,
+    }
+    if settings.uses_tls:
+        options["ssl_cert_reqs"] = settings.ssl_cert_reqs
+        if settings.ssl_ca_certs:
+            options["ssl_ca_certs"] = settings.ssl_ca_certs
+    return options
+
+
+def make_redis(settings: RedisSettings) -> AnyRedis:
+    """A client that connects lazily (constructing it connects to nothing)."""
+    options = redis_options(settings)
+    if settings.cluster:
+        options.pop("health_check_interval")
+        return RedisCluster.from_url(settings.dsn, **options)
+    return Redis.from_url(settings.dsn, **options)

@@ -1,0 +1,43 @@
+"""How a cached response is stored: the exact JSON body bytes behind a small header.
+
+A field `d:<variant>` of an entry hash holds `<generation>:<filled_ms>:<etag>:<body>`: the
+family generation observed when the lease was taken (an entry filled before a family was
+retired is never valid), the fill time (per-variant TTL and the `Age` header) and the content
+hash (the ETag), so a hit returns the bytes without re-serializing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+DATA = "d:"
+LEASE = "l:"
+STALE_SINCE = "s"
+GENERATION = "g"
+
+
+def etag_of(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    generation: int
+    filled_ms: int
+    etag: str
+    body: bytes
+
+    def encode(self) -> bytes:
+        return b"%d:%d:%s:" % (self.generation, self.filled_ms, self.etag.encode()) + self.body
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Entry | None:
+        try:
+            generation, filled, etag, body = raw.split(b":", 3)
+            return cls(int(generation), int(filled), etag.decode(), body)
+        except ValueError:
+            return None  # written by another version: treated as a miss
+
+    def age_ms(self, now_ms: int) -> int:
+        return max(0, now_ms - self.filled_ms)

@@ -1,0 +1,98 @@
+"""Cache lookup events for the metrics service: batched off the request path.
+
+`record` appends to a bounded in-memory buffer (no I/O, no await); a background task sends
+the buffer every `flush_seconds` as one pipelined batch of `XADD ... MAXLEN ~`. When the buffer
+is full or Redis fails, events are dropped and counted: reporting never blocks or fails a
+request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from typing import Any
+
+import orjson
+from redis.exceptions import RedisError
+
+from .store import AnyRedis
+
+log = logging.getLogger(__name__)
+DATA_FIELD = "__data__"  # the field FastStream's Redis subscribers read a message from
+
+
+class CacheEventSink:
+    def __init__(
+        self,
+        redis: AnyRedis,
+        stream: str,
+        *,
+        maxlen: int = 100_000,
+        buffer: int = 10_000,
+        flush_seconds: float = 0.2,
+        timeout_seconds: float = 0.5,
+    ) -> None:
+        self.redis = redis
+        self.stream = stream
+        self.maxlen = maxlen
+        self.flush_seconds = flush_seconds
+        self.timeout_seconds = timeout_seconds
+        self._buffer: deque[bytes] = deque()
+        self._capacity = buffer
+        self.sent = 0
+        self.dropped = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def record(
+        self, endpoint: str, family: str, outcome: str, latency_ms: float, size: int
+    ) -> None:
+        if len(self._buffer) >= self._capacity:
+            self.dropped += 1
+            return
+        event: dict[str, Any] = {
+            "type": "cache.lookup.v1",
+            "at_ms": time.time_ns() // 1_000_000,
+            "endpoint": endpoint,
+            "family": family,
+            "outcome": outcome,
+            "latency_ms": round(latency_ms, 3),
+            "size": size,
+        }
+        self._buffer.append(orjson.dumps(event))
+
+    async def flush(self) -> int:
+        batch = [self._buffer.popleft() for _ in range(len(self._buffer))]
+        if not batch:
+            return 0
+        try:
+            async with asyncio.timeout(self.timeout_seconds):
+                pipe = self.redis.pipeline(transaction=False)
+                for data in batch:
+                    pipe.xadd(self.stream, {DATA_FIELD: data}, maxlen=self.maxlen, approximate=True)
+                await pipe.execute()
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.dropped += len(batch)
+            log.debug("cache events dropped: %s", type(exc).__name__)
+            return 0
+        self.sent += len(batch)
+        return len(batch)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_seconds)
+            await self.flush()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="cache-event-sink")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
