@@ -24,7 +24,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
-from collabcache_shared.settings import ApiSettings, InvalidatorSettings, MetricsSettings
 from devstack_postgres import (
     EmbeddedPostgres,
     EmbeddedPostgresError,
@@ -45,6 +44,8 @@ from devstack_servers import (
     stop_leftover_valkey,
     valkey_url,
 )
+
+from collabcache_shared.settings import ApiSettings, InvalidatorSettings, MetricsSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_ENV = "stack.env"
@@ -161,7 +162,10 @@ def provide_redis(choice: Choice, run_dir: Path, stack: ExitStack) -> tuple[str,
 
 def planned_services() -> list[Service]:
     """The three services, on the hosts and ports their settings read from the environment."""
-    api, invalidator, metrics = ApiSettings(), InvalidatorSettings(), MetricsSettings()
+    try:
+        api, invalidator, metrics = ApiSettings(), InvalidatorSettings(), MetricsSettings()
+    except ValueError as exc:  # pydantic's ValidationError, InsecureConfiguration
+        raise StartupError(f"invalid settings: {exc}") from None
     bin_dir = Path(sys.executable).parent
     return [
         Service("api", [str(bin_dir / "collabcache-api")], api.api_host, api.api_port, "API_PORT"),
@@ -212,6 +216,8 @@ def print_banner(
 
 
 def start_stack(run_dir: Path, stack: ExitStack, started: float) -> Supervisor:
+    planned = planned_services()
+    check_ports_free(planned)  # before anything starts: a clash is the commonest failure
     env = configured_environment(run_dir)
     postgres, redis = choose_servers(
         env, postgres_answers=lambda: local_postgres_answers(say), redis_answers=local_redis_answers
@@ -229,8 +235,6 @@ def start_stack(run_dir: Path, stack: ExitStack, started: float) -> Supervisor:
     for step in (["migrate"], ["seed", "--if-empty"]):
         if run_step(step[0], [*cli, *step], child_env, cwd=ROOT) != 0:
             raise StartupError(f"`{' '.join(step)}` failed (output above)")
-    planned = planned_services()
-    check_ports_free(planned)
     supervisor = stack.enter_context(Supervisor(planned, child_env, cwd=ROOT))
     supervisor.wait_until_healthy(READY_TIMEOUT_SECONDS)
     print_banner(planned, servers, env_file)

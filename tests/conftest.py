@@ -15,6 +15,12 @@ from contextlib import ExitStack
 
 import pytest
 
+# Tests share two cores with PostgreSQL, Redis and the services they start: production's
+# tens-of-milliseconds Redis timeouts would trip the breaker under that load and turn HITs into
+# BYPASSes. Tests of timeouts and failures set their own short timeouts explicitly.
+os.environ.setdefault("REDIS_SOCKET_TIMEOUT", "0.5")
+os.environ.setdefault("CACHE_OPERATION_TIMEOUT_SECONDS", "1.0")
+
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 import asyncpg
+
 from collabcache_api.security import issue_token
 from collabcache_shared.settings import ApiSettings
 

@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
+
 from collabcache_api.main import create_app
 from collabcache_api.migrate import upgrade
 from collabcache_shared.settings import ApiSettings, RedisSettings
-
 from tests.integration.builders import Builder
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import jwt
 import pytest
+
 from collabcache_api.cli import main
 from collabcache_api.migrate import upgrade
 from collabcache_api.security import user_id_from_token

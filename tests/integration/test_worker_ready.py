@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from collabcache_invalidator.main import create_app as create_invalidator
 from collabcache_metrics.main import create_app as create_metrics
 from collabcache_shared.settings import RedisSettings

@@ -10,6 +10,7 @@ from statistics import median
 from typing import Any
 
 import pytest
+
 from collabcache_api.seed import (
     ADMIN_EMAIL,
     MEMBER_EMAIL,

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr, ValidationError
+
 from collabcache_shared.settings import (
     DEV_CORS_ORIGINS,
     DEV_JWT_SECRET,
@@ -14,7 +16,6 @@ from collabcache_shared.settings import (
     AuthSettings,
     RedisSettings,
 )
-from pydantic import SecretStr, ValidationError
 
 STRONG = "Zq8v3Jm1Xc7pLr2Tw9Ks4Nd6Bh0Fy5Ga"  # 32 characters
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from faststream.asgi import AsgiFastStream
+from faststream.redis import RedisBroker
+
 from collabcache_invalidator import main as invalidator_main
 from collabcache_metrics import main as metrics_main
 from collabcache_shared.settings import (
@@ -15,8 +18,6 @@ from collabcache_shared.settings import (
     MetricsSettings,
     RedisSettings,
 )
-from faststream.asgi import AsgiFastStream
-from faststream.redis import RedisBroker
 
 # Nothing listens on port 1: the broker can never connect.
 UNREACHABLE_REDIS = RedisSettings(url="redis://127.0.0.1:1/0")

@@ -46,6 +46,8 @@ class TeamChanged(_Payload):
     organization_id: uuid.UUID
     team_id: uuid.UUID
     change: Literal["created", "renamed", "deleted"]
+    # on deletion: the organization's members, whose cached standing on the team goes with it
+    member_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
 class TeamMembershipChanged(_Payload):

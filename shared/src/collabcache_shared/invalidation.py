@@ -59,10 +59,13 @@ def _organization(e: OrganizationChanged) -> list[CacheKey]:
 
 
 def _team(e: TeamChanged) -> list[CacheKey]:
+    # A deleted team's analytics would be served stale while its members' cached standing
+    # still lets them in: dropping the standing answers 404 at once.
     return [
         _k(F.ORGANIZATION_TEAMS, e.organization_id),
         _k(F.TEAM_MEMBERS, e.team_id),
         _k(F.TEAM_ANALYTICS, e.team_id),
+        *(_k(F.USER_PERMISSIONS, member) for member in e.member_ids),
     ]
 
 

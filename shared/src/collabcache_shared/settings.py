@@ -40,7 +40,10 @@ class InsecureConfiguration(ValueError):
 class _Base(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
 
-    environment: Environment = Environment.DEVELOPMENT
+    # An alias bypasses env_prefix: every settings class reads the one unprefixed `ENVIRONMENT`.
+    environment: Environment = Field(
+        default=Environment.DEVELOPMENT, validation_alias="environment"
+    )
 
     @property
     def is_production(self) -> bool:
@@ -68,6 +71,9 @@ class RedisSettings(_Base):
     retry_backoff_base: float = Field(default=0.005, ge=0)
     retry_backoff_cap: float = Field(default=0.05, ge=0)
     max_connections: int = Field(default=64, ge=1)
+    # A burst beyond max_connections waits this long for a free connection rather than failing
+    # at once (failures open the breaker: every request would then load from the database).
+    pool_timeout: float = Field(default=0.2, gt=0)
     health_check_interval: int = Field(default=30, ge=0)
     key_prefix: str = "cc"
     cluster: bool = False  # REDIS_CLUSTER=true: the URL names one node of a Redis Cluster
@@ -151,6 +157,21 @@ class CacheSettings(_Base):
         return (seconds if seconds is not None else int(ttl_of(family).total_seconds())) * 1000
 
 
+class OutboxSettings(_Base):
+    """The API's outbox relay (database outbox -> domain-events stream): `OUTBOX_...`."""
+
+    model_config = SettingsConfigDict(env_prefix="OUTBOX_", env_file=".env", extra="ignore")
+
+    relay_enabled: bool = True
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    # LISTEN/NOTIFY wakes the relay at once; this poll is only the safety net.
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+    # XADD MAXLEN ~: a consumer further behind than this loses the oldest events.
+    stream_maxlen: int = Field(default=100_000, ge=100)
+    publish_timeout_seconds: float = Field(default=2.0, gt=0)
+    retry_backoff_max_seconds: float = Field(default=2.0, gt=0)
+
+
 class DatabaseSettings(_Base):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/collabcache"
     db_pool_size: int = Field(default=10, ge=1)
@@ -229,22 +250,25 @@ class WorkerSettings(_Base):
     http_port: int = Field(default=8001, ge=1, le=65535)
 
 
-class _PrefixedWorkerSettings(WorkerSettings):
-    # An alias bypasses env_prefix: every service reads the one unprefixed `ENVIRONMENT`.
-    environment: Environment = Field(
-        default=Environment.DEVELOPMENT, validation_alias="environment"
-    )
-
-
-class InvalidatorSettings(_PrefixedWorkerSettings):
-    """The invalidator's HTTP side: `INVALIDATOR_HTTP_HOST`, `INVALIDATOR_HTTP_PORT`."""
+class InvalidatorSettings(WorkerSettings):
+    """The invalidator: `INVALIDATOR_HTTP_HOST`, `INVALIDATOR_HTTP_PORT`, `INVALIDATOR_...`."""
 
     model_config = SettingsConfigDict(env_prefix="INVALIDATOR_", env_file=".env", extra="ignore")
 
     http_port: int = Field(default=8001, ge=1, le=65535)
+    # A message delivered this many times without succeeding goes to the dead-letter stream.
+    max_deliveries: int = Field(default=5, ge=1)
+    # A message pending this long (its consumer died or failed) is claimed by a live consumer.
+    claim_idle_ms: int = Field(default=30_000, ge=10)
+    claim_interval_seconds: float = Field(default=1.0, gt=0)
+    # Entries per XREADGROUP / XAUTOCLAIM.
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    dead_letter_maxlen: int = Field(default=100_000, ge=1)
+    # The invalidator's own Redis commands (never on a request path) may wait this long.
+    redis_socket_timeout: float = Field(default=2.0, gt=0)
 
 
-class MetricsSettings(_PrefixedWorkerSettings):
+class MetricsSettings(WorkerSettings):
     """The metrics service's HTTP side: `METRICS_HTTP_HOST`, `METRICS_HTTP_PORT`."""
 
     model_config = SettingsConfigDict(env_prefix="METRICS_", env_file=".env", extra="ignore")

@@ -1,22 +1,59 @@
-"""A CacheManager on the run's Redis, under a key prefix of its own per test."""
+"""A CacheManager under a key prefix of its own per test, on each Redis backend: the run's
+standalone Redis and a private 3-node Redis Cluster (every `cache` test runs on both).
+
+`private_redis` is a standalone server of this session alone, for tests that kill, pause or
+restart it; `redis_cluster` is the cluster. Both are torn down whatever the tests did.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from redis.asyncio import Redis
 
+from collabcache_shared.cache.client import make_redis
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.cache.manager import CacheManager
-from collabcache_shared.cache.store import EntryStore
-from collabcache_shared.settings import CacheSettings
+from collabcache_shared.cache.store import AnyRedis, EntryStore
+from collabcache_shared.settings import CacheSettings, RedisSettings
+from tests.integration.cache.redis_server import RedisCluster, RedisServer, temp_directory
+
+BACKENDS = ["standalone", "cluster"]
+
+
+@pytest.fixture(scope="session")
+def private_redis() -> Iterator[RedisServer]:
+    server = RedisServer(temp_directory("redis"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    cluster = RedisCluster(temp_directory("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def redis_settings_for(request: pytest.FixtureRequest, servers: dict[str, str]) -> RedisSettings:
+    """The client settings of one backend, as a deployment would write them."""
+    if request.param == "cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        return RedisSettings(url=cluster.url, cluster=True)
+    return RedisSettings(url=servers["redis"])
 
 
 @pytest.fixture
-async def redis(servers: dict[str, str]) -> AsyncIterator[Redis]:
-    client = Redis.from_url(servers["redis"])
+async def redis(redis_settings_for: RedisSettings) -> AsyncIterator[AnyRedis]:
+    client = make_redis(redis_settings_for)
     yield client
     await client.aclose()
 
@@ -27,5 +64,5 @@ def keyspace(run_id: str) -> KeySpace:
 
 
 @pytest.fixture
-def cache(redis: Redis, keyspace: KeySpace) -> CacheManager:
+def cache(redis: AnyRedis, keyspace: KeySpace) -> CacheManager:
     return CacheManager(EntryStore(redis, keyspace), CacheSettings())

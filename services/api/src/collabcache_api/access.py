@@ -11,8 +11,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from .errors import Forbidden, NotFound
 from .models import MANAGER_ROLES, OrganizationMember, OrgRole, Study, StudyCollaborator, StudyRole
@@ -92,12 +92,13 @@ async def study_access(
             select(Study, StudyCollaborator.role, OrganizationMember.role)
             .outerjoin(
                 StudyCollaborator,
-                (StudyCollaborator.study_id == Study.id) & (StudyCollaborator.user_id == user_id),
+                (col(StudyCollaborator.study_id) == Study.id)
+                & (col(StudyCollaborator.user_id) == user_id),
             )
             .outerjoin(
                 OrganizationMember,
-                (OrganizationMember.organization_id == Study.organization_id)
-                & (OrganizationMember.user_id == user_id),
+                (col(OrganizationMember.organization_id) == Study.organization_id)
+                & (col(OrganizationMember.user_id) == user_id),
             )
             .where(Study.id == study_id)
         )

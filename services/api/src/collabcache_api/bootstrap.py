@@ -10,17 +10,19 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
 from collabcache_shared.cache.client import make_redis
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.cache.manager import CacheManager
 from collabcache_shared.cache.reporting import CacheEventSink
 from collabcache_shared.cache.store import AnyRedis, EntryStore
 from collabcache_shared.events import CACHE_EVENTS_STREAM
-from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
-from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from collabcache_shared.settings import ApiSettings, CacheSettings, OutboxSettings, RedisSettings
 
 from .db import make_engine, make_sessionmaker
+from .outbox.relay import OutboxRelay, build_relay
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,14 @@ class Container:
     keyspace: KeySpace
     cache: CacheManager | None  # None when the cache is switched off (CACHE_ENABLED=false)
     cache_events: CacheEventSink | None
+    outbox_relay: OutboxRelay | None = None  # None when OUTBOX_RELAY_ENABLED=false
 
 
 def build_container(
-    settings: ApiSettings, redis_settings: RedisSettings, cache_settings: CacheSettings
+    settings: ApiSettings,
+    redis_settings: RedisSettings,
+    cache_settings: CacheSettings,
+    outbox_settings: OutboxSettings | None = None,
 ) -> Container:
     engine = make_engine(settings)
     redis = make_redis(redis_settings)
@@ -56,6 +62,10 @@ def build_container(
             buffer=cache_settings.events_buffer,
             flush_seconds=cache_settings.events_flush_seconds,
         )
+    outbox_settings = outbox_settings or OutboxSettings()
+    relay = None
+    if outbox_settings.relay_enabled:
+        relay = build_relay(settings, redis_settings, outbox_settings, keyspace)
     return Container(
         settings=settings,
         redis_settings=redis_settings,
@@ -66,15 +76,19 @@ def build_container(
         keyspace=keyspace,
         cache=cache,
         cache_events=sink,
+        outbox_relay=relay,
     )
 
 
 def make_lifespan(
-    settings: ApiSettings, redis_settings: RedisSettings, cache_settings: CacheSettings
+    settings: ApiSettings,
+    redis_settings: RedisSettings,
+    cache_settings: CacheSettings,
+    outbox_settings: OutboxSettings | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = build_container(settings, redis_settings, cache_settings)
+        container = build_container(settings, redis_settings, cache_settings, outbox_settings)
         app.state.container = container
         log.info(
             "api starting: environment=%s database=%s redis=%s cache=%s",
@@ -85,9 +99,13 @@ def make_lifespan(
         )
         if container.cache_events:
             container.cache_events.start()
+        if container.outbox_relay:
+            container.outbox_relay.start()
         try:
             yield
         finally:
+            if container.outbox_relay:
+                await container.outbox_relay.stop()
             if container.cache_events:
                 await container.cache_events.stop()
             if container.cache:

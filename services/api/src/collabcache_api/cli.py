@@ -18,9 +18,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from collabcache_shared.settings import AuthSettings, DatabaseSettings
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
+
+from collabcache_shared.settings import AuthSettings, DatabaseSettings
 
 from .security import issue_token
 from .seed import SeedConfig, generate

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from collabcache_shared.settings import DatabaseSettings
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from collabcache_shared.settings import DatabaseSettings
 
 
 def make_engine(settings: DatabaseSettings) -> AsyncEngine:
@@ -24,6 +25,8 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
                 "application_name": "collabcache-api",
+                # Read by the outbox triggers: events of API writes say where they came from.
+                "collabcache.source": "api",
             }
         },
     )

@@ -6,19 +6,22 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from collabcache_shared.invalidation import keys_for_events
-from collabcache_shared.settings import ApiSettings
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import db, domain_events
+from collabcache_shared.events import DomainEvent
+from collabcache_shared.invalidation import keys_for_events
+from collabcache_shared.settings import ApiSettings
+
+from . import db, transaction_events
 from .bootstrap import Container
 from .errors import Forbidden, Unauthorized
 from .models import User
 from .pagination import PageRequest, decode_cursor
 from .security import user_id_from_token
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="A JWT from `make token EMAIL=...`")
 
 
@@ -37,11 +40,13 @@ def get_settings(container: ContainerDep) -> ApiSettings:
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
-async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
+async def get_session(container: ContainerDep, request: Request) -> AsyncIterator[AsyncSession]:
+    events: list[DomainEvent] = []
     async with db.unit_of_work(container.sessions) as session:
         yield session
+        if request.method not in SAFE_METHODS and session.in_transaction():
+            events = await transaction_events.of_current_transaction(session)
     # Committed: drop what the write changed before anyone sees its response.
-    events = domain_events.take(session)
     if events and container.cache is not None and container.cache_settings.invalidate_inline:
         await container.cache.invalidate(keys_for_events(events))
 

@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.routing import Match
 
 log = logging.getLogger(__name__)
@@ -122,16 +122,16 @@ async def _unparsable_body(_: Request, __: Exception) -> JSONResponse:
 async def _method_not_allowed(request: Request, _: Exception) -> JSONResponse:
     """A 405 whose `Allow` lists every method of the path (RFC 9110): Starlette lists only the
     first route that matched the path, and FastAPI makes one route per method."""
-    methods = {
+    allowed = [
         method
-        for route in request.app.router.routes
-        if route.matches(request.scope)[0] is not Match.NONE
-        for method in getattr(route, "methods", None) or ()
-    }
+        for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
     return JSONResponse(
-        {"detail": "Method Not Allowed"},
-        status_code=405,
-        headers={"Allow": ", ".join(sorted(methods))},
+        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)}
     )
 
 
@@ -139,6 +139,20 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     # A race the service's own checks could not see (two requests adding the same member).
     log.info("integrity error answered as 409: %s", type(exc).__name__)
     return JSONResponse({"detail": "Conflicts with the current state"}, status_code=409)
+
+
+async def _invalid_value(_: Request, exc: Exception) -> JSONResponse:
+    # A value PostgreSQL refuses (out of range, wrong encoding) that validation let through.
+    log.info("data error answered as 422: %s", type(exc).__name__)
+    return JSONResponse({"detail": "A value is out of range or malformed"}, status_code=422)
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """503 for a database that cannot be reached; anything else is a bug, and stays a 500."""
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        return await _database_unavailable(request, exc)
+    raise exc
 
 
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -156,6 +170,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(400, _unparsable_body)
     app.add_exception_handler(405, _method_not_allowed)
     app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(DBAPIError, _database_unavailable)
-    app.add_exception_handler(OSError, _database_unavailable)
+    app.add_exception_handler(DataError, _invalid_value)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(ConnectionError, _database_unavailable)
+    app.add_exception_handler(TimeoutError, _database_unavailable)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
+
+from collabcache_shared.settings import ApiSettings, CacheSettings, OutboxSettings, RedisSettings
 
 from .admin.endpoints import router as admin_router
 from .analytics.endpoints import router as analytics_router
@@ -28,6 +29,7 @@ def create_app(
     settings: ApiSettings | None = None,
     redis_settings: RedisSettings | None = None,
     cache_settings: CacheSettings | None = None,
+    outbox_settings: OutboxSettings | None = None,
 ) -> FastAPI:
     settings = settings or ApiSettings()
     redis_settings = redis_settings or RedisSettings()
@@ -36,7 +38,7 @@ def create_app(
         title="collabcache API",
         version="0.1.0",
         description="Research collaboration API whose reads come from Redis and never go stale.",
-        lifespan=make_lifespan(settings, redis_settings, cache_settings),
+        lifespan=make_lifespan(settings, redis_settings, cache_settings, outbox_settings),
     )
     app.add_middleware(
         CORSMiddleware,

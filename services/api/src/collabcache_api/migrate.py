@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+
 from collabcache_shared.settings import DatabaseSettings
 
 

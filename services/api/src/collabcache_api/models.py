@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import CheckConstraint, DateTime, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
@@ -46,18 +47,18 @@ def _check_in(column: str, values: type[StrEnum], name: str) -> CheckConstraint:
     return CheckConstraint(f"{column} IN ({allowed})", name=name)
 
 
-def _created_at() -> datetime:
+def _created_at() -> Any:  # a Field, declared on `created_at: datetime` attributes
     return Field(
         default_factory=utcnow,
-        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
+        sa_type=DateTime(timezone=True),
         sa_column_kwargs={"server_default": func.now(), "nullable": False},
     )
 
 
-def _updated_at() -> datetime:
+def _updated_at() -> Any:  # a Field, declared on `updated_at: datetime` attributes
     return Field(
         default_factory=utcnow,
-        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
+        sa_type=DateTime(timezone=True),
         sa_column_kwargs={"server_default": func.now(), "nullable": False, "onupdate": func.now()},
     )
 

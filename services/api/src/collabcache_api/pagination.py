@@ -12,16 +12,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, TypeVarTuple
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import Select, tuple_
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Select, SQLColumnExpression, tuple_
 
 from .errors import BadRequest
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 class Page(BaseModel, Generic[T]):
@@ -63,12 +63,12 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
 
 
 def keyset(
-    stmt: Select[Any],
-    order: tuple[ColumnElement[Any], ColumnElement[Any]],
+    stmt: Select[*Ts],
+    order: tuple[SQLColumnExpression[Any], SQLColumnExpression[Any]],
     page: PageRequest,
     *,
     newest_first: bool = False,
-) -> Select[Any]:
+) -> Select[*Ts]:
     """Order by (timestamp, id), start after the cursor, fetch one extra row to see a next page."""
     at_col, id_col = order
     if page.after is not None:

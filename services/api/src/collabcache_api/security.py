@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
+
 from collabcache_shared.settings import AuthSettings
 
 from .errors import Unauthorized

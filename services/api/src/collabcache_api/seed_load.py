@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from .outbox.silence import events_silenced
 from .seed import TABLE_COLUMNS, Dataset
 
 # pg_advisory_xact_lock key: "collabcache seed".
@@ -61,8 +62,9 @@ async def load(dsn: str, make_dataset: Callable[[], Dataset]) -> LoadResult:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", SEED_LOCK_KEY)
             if await conn.fetchval(HAS_USERS):  # another loader won the race
                 raise DatabaseNotEmpty(_NOT_EMPTY)
-            for table, columns, rows in dataset.tables():
-                await conn.copy_records_to_table(table, records=rows, columns=columns)
+            async with events_silenced(conn):  # demo rows are no change to announce
+                for table, columns, rows in dataset.tables():
+                    await conn.copy_records_to_table(table, records=rows, columns=columns)
         await conn.execute(f"ANALYZE {', '.join(TABLE_COLUMNS)}")
     except asyncpg.UniqueViolationError as exc:
         raise SeedError(f"the demo rows collide with existing ones: {exc}") from exc

@@ -1,4 +1,4 @@
-"""The metrics service's entrypoint: `create_app()` for ASGI servers, `run()` for the console script.
+"""The metrics service's entrypoint: `create_app()` for ASGI servers, `run()` for the CLI.
 
 A FastStream application on Redis served over HTTP: `/health` answers while the process runs,
 `/ready` only while the broker reaches Redis. The stream consumers are registered on `broker`.
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from collabcache_shared.settings import MetricsSettings, RedisSettings
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.handlers import GetHandler
 from faststream.asgi.response import JSONResponse
 from faststream.redis import RedisBroker
+
+from collabcache_shared.settings import MetricsSettings, RedisSettings
 
 # How long `/ready` waits for Redis to answer PING before reporting 503.
 READY_PING_TIMEOUT = 0.5

@@ -2,7 +2,8 @@
 
 Closed: calls go through; `failure_threshold` consecutive failures open it. Open: calls are
 skipped (the caller answers from the database) until `reset_after` seconds pass. Half-open:
-one probe is allowed; success closes the breaker, failure opens it again.
+one probe is allowed; success closes the breaker, failure opens it again. A probe that never
+reports back (its caller was cancelled) is given up after another `reset_after`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._opened_at: float | None = None
-        self._probing = False
+        self._probe_started: float | None = None
 
     @property
     def state(self) -> BreakerState:
@@ -45,26 +46,30 @@ class CircuitBreaker:
         state = self.state
         if state is BreakerState.CLOSED:
             return True
-        if state is BreakerState.HALF_OPEN and not self._probing:
-            self._probing = True
+        if state is BreakerState.HALF_OPEN and not self._probe_in_flight():
+            self._probe_started = self._clock()
             return True
         return False
+
+    def _probe_in_flight(self) -> bool:
+        started = self._probe_started
+        return started is not None and self._clock() - started < self.reset_after
 
     def record_success(self) -> bool:
         """Returns True when this success closes a breaker that was open (a recovery)."""
         recovered = self._opened_at is not None
         self._failures = 0
         self._opened_at = None
-        self._probing = False
+        self._probe_started = None
         return recovered
 
     def trip(self) -> None:
         """Open now, whatever the count (an invalidation was missed)."""
         self._opened_at = self._clock()
-        self._probing = False
+        self._probe_started = None
 
     def record_failure(self) -> None:
         self._failures += 1
-        self._probing = False
+        self._probe_started = None
         if self._opened_at is not None or self._failures >= self.failure_threshold:
             self._opened_at = self._clock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
@@ -39,4 +39,5 @@ def make_redis(settings: RedisSettings) -> AnyRedis:
     if settings.cluster:
         options.pop("health_check_interval")
         return RedisCluster.from_url(settings.dsn, **options)
-    return Redis.from_url(settings.dsn, **options)
+    pool = BlockingConnectionPool.from_url(settings.dsn, timeout=settings.pool_timeout, **options)
+    return Redis.from_pool(pool)

@@ -66,7 +66,7 @@ class CacheManager:
         )
         self._flights: dict[Slot, asyncio.Future[Result]] = {}
         self._refreshing: set[Slot] = set()
-        self._missed_invalidation = False
+        self._missed_invalidations = 0  # since the last retirement of every family
         self._background: set[asyncio.Task[None]] = set()
         self.counters: dict[str, int] = dict.fromkeys(
             [
@@ -101,15 +101,18 @@ class CacheManager:
             return False
         if self.breaker.state is BreakerState.CLOSED:
             return True
+        missed = self._missed_invalidations
         try:  # half-open: probe, and retire everything if an invalidation was missed
             async with asyncio.timeout(self.settings.operation_timeout_seconds):
                 await self.store.ping()
-                if self._missed_invalidation:
+                if missed:
                     await self.store.retire_all()
         except REDIS_FAILURES:
             self.breaker.record_failure()
             return False
-        self._missed_invalidation = False
+        if self._missed_invalidations != missed:
+            return False  # one more was missed during the probe (breaker tripped): retire again
+        self._missed_invalidations = 0
         self.breaker.record_success()
         log.info("redis is back: cache re-enabled")
         return True
@@ -153,7 +156,8 @@ class CacheManager:
             self.counters["hit"] += 1
             return Result(entry.body, entry.etag, Outcome.HIT)
         bound_ms = self.settings.stale_bound_seconds * 1000
-        if found.slot.key.policy.serve_stale and now - found.stale_since_ms <= bound_ms:
+        stale_for = now - found.stale_since_ms
+        if found.slot.key.policy.serve_stale and bound_ms > 0 and stale_for <= bound_ms:
             self.counters["stale"] += 1
             return Result(entry.body, entry.etag, Outcome.STALE, age_s=entry.age_ms(now) // 1000)
         return None
@@ -166,7 +170,9 @@ class CacheManager:
 
         async def refresh() -> None:
             try:
-                lease = await self._redis(self._lease, slot, generation, "refresh")
+                # "miss": refused if another refresh has already made the entry fresh (a
+                # reader that saw it stale just before that fill would load it again).
+                lease = await self._redis(self._lease, slot, generation, "miss")
                 if lease.granted:
                     await self._fill(slot, lease, generation, await load())
             except Exception:
@@ -275,7 +281,7 @@ class CacheManager:
             return True
         except RedisUnavailable:
             self.counters["invalidation_failed"] += len(keys)
-            self._missed_invalidation = True
+            self._missed_invalidations += 1
             self.breaker.trip()
             return False
 
@@ -284,7 +290,7 @@ class CacheManager:
             await self._redis(self.store.retire, [family])
             return True
         except RedisUnavailable:
-            self._missed_invalidation = True
+            self._missed_invalidations += 1
             self.breaker.trip()
             return False
 

@@ -58,7 +58,6 @@ class EntryStore:
         self._lease = redis.register_script(scripts.LEASE)
         self._fill = redis.register_script(scripts.FILL)
         self._release = redis.register_script(scripts.RELEASE)
-        self._mark_stale = redis.register_script(scripts.MARK_STALE)
 
     async def lookup(self, slots: Sequence[Slot]) -> list[Found]:
         pipe = self.redis.pipeline(transaction=False)
@@ -105,10 +104,13 @@ class EntryStore:
         count = 0
         for key in set(keys):
             name = self.keys.entry(key)
+            # Queued with `execute_command`/`eval`, which both pipeline kinds queue at once:
+            # a registered script called with `client=pipe` and a cluster pipeline's `unlink`
+            # are coroutines, and an unawaited one silently queues nothing.
             if key.policy.serve_stale:
-                self._mark_stale(keys=[name], args=[now_ms], client=pipe)
+                pipe.eval(scripts.MARK_STALE, 1, name, now_ms)
             else:
-                pipe.unlink(name)
+                pipe.execute_command("UNLINK", name)
             count += 1
         if count:
             await pipe.execute()

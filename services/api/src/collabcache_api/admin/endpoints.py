@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from collabcache_shared.cache.keys import CacheKey, Family
 from fastapi import APIRouter, Response
+
+from collabcache_shared.cache.keys import CacheKey, Family
 
 from ..analytics import repository as analytics_repo
 from ..analytics.schemas import SystemStats

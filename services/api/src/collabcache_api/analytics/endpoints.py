@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from collabcache_shared.cache.keys import CacheKey, Family
 from fastapi import APIRouter, Response
+
+from collabcache_shared.cache.keys import CacheKey, Family
 
 from ..caching.access_records import org_standing, team_standing
 from ..caching.responder import CachedReadsDep
@@ -30,7 +31,7 @@ async def organization_analytics(
 ) -> Response:
     return await cache.respond(
         CacheKey.of(Family.ORGANIZATION_ANALYTICS, org_id),
-        lambda: service.organization_analytics(session, user_id, org_id),
+        cache.in_own_session(lambda own: service.organization_analytics(own, user_id, org_id)),
         standing=org_standing(org_id),
     )
 
@@ -48,6 +49,6 @@ async def team_analytics(
 ) -> Response:
     return await cache.respond(
         CacheKey.of(Family.TEAM_ANALYTICS, team_id),
-        lambda: service.team_analytics(session, user_id, team_id),
+        cache.in_own_session(lambda own: service.team_analytics(own, user_id, team_id)),
         standing=team_standing(team_id),
     )

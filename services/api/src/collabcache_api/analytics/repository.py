@@ -36,14 +36,14 @@ _ORG_MOST_ACTIVE = text("""
     WITH c AS (
         SELECT cm.author_id AS user_id, count(*) AS n
         FROM comments cm JOIN studies s ON s.id = cm.study_id
-        WHERE s.organization_id = :org AND cm.created_at >= now() - make_interval(days => :days)
+        WHERE s.organization_id = :org AND cm.created_at >= current_date - (:days - 1)
           AND cm.author_id IS NOT NULL
         GROUP BY 1),
     a AS (
         SELECT ac.actor_id AS user_id, count(*) AS n
         FROM activity ac JOIN studies s ON s.id = ac.study_id
-        WHERE s.organization_id = :org AND ac.at >= now() - make_interval(days => :days)
-          AND ac.actor_id IS NOT NULL
+        WHERE s.organization_id = :org AND ac.at >= current_date - (:days - 1)
+          AND ac.actor_id IS NOT NULL AND ac.verb NOT LIKE 'comment%'
         GROUP BY 1)
     SELECT u.id, u.name, coalesce(c.n, 0) AS comments, coalesce(a.n, 0) AS activities
     FROM c FULL JOIN a ON a.user_id = c.user_id
@@ -64,6 +64,8 @@ _TEAM_COMMENTS_PER_DAY = text(
     )
 )
 _TEAM_STUDIES_TOUCHED = text(f"SELECT count(DISTINCT study_id) FROM ({_TEAM_COMMENTS}) t")
+# Team figures count comments only: every change to them is a comment event, whose rule marks the
+# author's team analytics stale. `activities` is therefore 0 for teams.
 _TEAM_MOST_ACTIVE = text(f"""
     SELECT u.id, u.name, count(t.id) AS comments, 0 AS activities
     FROM team_members tm JOIN users u ON u.id = tm.user_id

@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from collabcache_shared.cache.keys import CacheKey, Family
 from collabcache_shared.cache.store import Slot
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import access
 from ..errors import NotFound

@@ -11,21 +11,24 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from collabcache_shared.cache.keys import CacheKey
-from collabcache_shared.cache.manager import CacheManager, Result
-from collabcache_shared.cache.store import Found, Slot
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from collabcache_shared.cache.keys import CacheKey
+from collabcache_shared.cache.manager import CacheManager, Result
+from collabcache_shared.cache.store import Found, Slot
+
+from .. import db
 from ..bootstrap import Container
 from ..deps import ContainerDep, CurrentUserId, SessionDep
 from ..errors import NotFound
 from .access_records import ResourceMissing, Standing
 
 CACHE_CONTROL = "private, no-cache"
+M = TypeVar("M", bound=BaseModel)
 
 
 class CachedReads:
@@ -63,6 +66,19 @@ class CachedReads:
                 await self._check(cache, standing, found[0] if found else None)
             result = await self._get(cache, slot, load_body, found[-1] if found else None)
         return self._answer(key, result, started)
+
+    def in_own_session(
+        self, load: Callable[[AsyncSession], Awaitable[M]]
+    ) -> Callable[[], Awaitable[M]]:
+        """A loader with a unit of work of its own, for families that may be served stale:
+        their refresh runs in the background after the response, when the request's session
+        is being closed (sharing it races its close and leaks the connection it reopens)."""
+
+        async def run() -> M:
+            async with db.unit_of_work(self.container.sessions) as session:
+                return await load(session)
+
+        return run
 
     async def respond_standing(self, standing: Standing) -> Response:
         """For GET .../permissions: the standing record is the response."""

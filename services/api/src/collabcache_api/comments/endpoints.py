@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from collabcache_shared.cache.keys import CacheKey, Family
 from fastapi import APIRouter, Response, status
+
+from collabcache_shared.cache.keys import CacheKey, Family
 
 from ..caching.access_records import study_standing
 from ..caching.responder import CachedReadsDep

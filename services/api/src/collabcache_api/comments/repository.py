@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from ..models import Comment, User
 from ..pagination import PageRequest, keyset
@@ -15,13 +15,14 @@ from ..pagination import PageRequest, keyset
 
 async def comments_of_study(
     session: AsyncSession, study_id: uuid.UUID, page: PageRequest
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[Comment, str | None]]:
     stmt = (
         select(Comment, User.name)
-        .outerjoin(User, User.id == Comment.author_id)
+        .outerjoin(User, col(User.id) == Comment.author_id)
         .where(Comment.study_id == study_id)
     )
-    return (await session.execute(keyset(stmt, (Comment.created_at, Comment.id), page))).all()
+    order = (col(Comment.created_at), col(Comment.id))
+    return (await session.execute(keyset(stmt, order, page))).all()
 
 
 async def get_comment(

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import uuid
 
-from collabcache_shared.events import CommentChanged
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import access, domain_events
+from .. import access
 from ..errors import Forbidden, NotFound
-from ..models import Comment, Study, utcnow
+from ..models import Comment, utcnow
 from ..pagination import Page, PageRequest, page_of
 from ..studies.repository import record_activity
-from ..teams.repository import team_ids_of_member
 from . import repository as repo
 from .schemas import CommentCreate, CommentPublic, CommentUpdate
 
@@ -42,7 +40,6 @@ async def add_comment(
     await session.flush()
     record_activity(session, study_id, user_id, "comment_added", "comment", comment.id)
     await session.flush()
-    await _changed(session, standing.study, comment, "added")
     return _public(comment, await repo.author_name(session, user_id))
 
 
@@ -71,8 +68,6 @@ async def update_comment(
         record_activity(session, study_id, user_id, verb, "comment", comment_id)
     comment.updated_at = utcnow()
     await session.flush()
-    change = "edited" if data.body is not None else "resolved" if data.resolved else "reopened"
-    await _changed(session, standing.study, comment, change)
     return _public(comment, await repo.author_name(session, comment.author_id))
 
 
@@ -88,23 +83,3 @@ async def delete_comment(
     await session.delete(comment)
     record_activity(session, study_id, user_id, "comment_deleted", "comment", comment_id)
     await session.flush()
-    await _changed(session, standing.study, comment, "deleted")
-
-
-async def _changed(session: AsyncSession, study: Study, comment: Comment, change: str) -> None:
-    teams = []
-    if comment.author_id is not None:
-        teams = await team_ids_of_member(session, study.organization_id, comment.author_id)
-    domain_events.record(
-        session,
-        CommentChanged.model_validate(
-            {
-                "organization_id": study.organization_id,
-                "study_id": study.id,
-                "comment_id": comment.id,
-                "author_id": comment.author_id,
-                "change": change,
-                "author_team_ids": teams,
-            }
-        ),
-    )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from collabcache_api import models  # noqa: F401  (registers the tables)
-from collabcache_shared.settings import DatabaseSettings
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
+
+from collabcache_api import models  # noqa: F401  (registers the tables)
+from collabcache_shared.settings import DatabaseSettings
 
 target_metadata = SQLModel.metadata
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import Row, delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from ..models import Organization, OrganizationMember, OrgRole, Team, TeamMember, User
 from ..pagination import PageRequest, keyset
@@ -15,25 +16,25 @@ from ..pagination import PageRequest, keyset
 
 async def organizations_of_user(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[Organization, str, datetime]]:
     stmt = (
         select(Organization, OrganizationMember.role, OrganizationMember.created_at)
-        .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
+        .join(OrganizationMember, col(OrganizationMember.organization_id) == Organization.id)
         .where(OrganizationMember.user_id == user_id)
     )
-    order = (OrganizationMember.created_at, OrganizationMember.organization_id)
+    order = (col(OrganizationMember.created_at), col(OrganizationMember.organization_id))
     return (await session.execute(keyset(stmt, order, page))).all()
 
 
 async def members(
     session: AsyncSession, org_id: uuid.UUID, page: PageRequest
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[OrganizationMember, str, str]]:
     stmt = (
         select(OrganizationMember, User.email, User.name)
-        .join(User, User.id == OrganizationMember.user_id)
+        .join(User, col(User.id) == OrganizationMember.user_id)
         .where(OrganizationMember.organization_id == org_id)
     )
-    order = (OrganizationMember.created_at, OrganizationMember.user_id)
+    order = (col(OrganizationMember.created_at), col(OrganizationMember.user_id))
     return (await session.execute(keyset(stmt, order, page))).all()
 
 
@@ -45,11 +46,11 @@ async def get_member(
 
 async def member_with_user(
     session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
-) -> Row[Any] | None:
+) -> Row[OrganizationMember, str, str] | None:
     return (
         await session.execute(
             select(OrganizationMember, User.email, User.name)
-            .join(User, User.id == OrganizationMember.user_id)
+            .join(User, col(User.id) == OrganizationMember.user_id)
             .where(
                 OrganizationMember.organization_id == org_id,
                 OrganizationMember.user_id == user_id,
@@ -80,7 +81,9 @@ async def remove_from_org_teams(
 ) -> None:
     org_teams = select(Team.id).where(Team.organization_id == org_id)
     await session.execute(
-        delete(TeamMember).where(TeamMember.user_id == user_id, TeamMember.team_id.in_(org_teams))
+        delete(TeamMember).where(
+            col(TeamMember.user_id) == user_id, col(TeamMember.team_id).in_(org_teams)
+        )
     )
 
 

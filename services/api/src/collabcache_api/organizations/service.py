@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from collabcache_shared.events import MembershipChanged, OrganizationChanged
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import access, domain_events
+from .. import access
 from ..errors import Conflict, Forbidden, NotFound
 from ..models import Organization, OrganizationMember, OrgRole, utcnow
 from ..pagination import Page, PageRequest, page_of
-from ..teams.repository import team_ids_of_member
 from ..users.repository import require_user
 from . import repository as repo
 from .schemas import (
@@ -60,11 +58,6 @@ async def create_organization(
     await session.flush()
     session.add(OrganizationMember(organization_id=org.id, user_id=user_id, role=OrgRole.OWNER))
     await session.flush()
-    domain_events.record(
-        session,
-        OrganizationChanged(organization_id=org.id, change="created", member_ids=[user_id]),
-        MembershipChanged(organization_id=org.id, user_id=user_id, change="added"),
-    )
     return OrganizationPublic.model_validate(org)
 
 
@@ -78,10 +71,6 @@ async def rename_organization(
     org.name = data.name
     org.updated_at = utcnow()
     await session.flush()
-    members = await repo.member_ids(session, org_id)
-    domain_events.record(
-        session, OrganizationChanged(organization_id=org_id, change="renamed", member_ids=members)
-    )
     return OrganizationPublic.model_validate(org)
 
 
@@ -110,9 +99,6 @@ async def add_member(
         raise Conflict("User is already a member of this organization")
     session.add(OrganizationMember(organization_id=org_id, user_id=data.user_id, role=data.role))
     await session.flush()
-    domain_events.record(
-        session, MembershipChanged(organization_id=org_id, user_id=data.user_id, change="added")
-    )
     return await _member(session, org_id, data.user_id)
 
 
@@ -135,9 +121,6 @@ async def change_member_role(
     member.role = data.role
     member.updated_at = utcnow()
     await session.flush()
-    domain_events.record(
-        session, MembershipChanged(organization_id=org_id, user_id=member_id, change="role_changed")
-    )
     return await _member(session, org_id, member_id)
 
 
@@ -156,16 +139,9 @@ async def remove_member(
         if member_id != user_id:
             _check_may_grant(actor_role, OrgRole.OWNER)
         await _keep_an_owner(session, org_id)
-    team_ids = await team_ids_of_member(session, org_id, member_id)
     await repo.remove_from_org_teams(session, org_id, member_id)
     await session.delete(member)
     await session.flush()
-    domain_events.record(
-        session,
-        MembershipChanged(
-            organization_id=org_id, user_id=member_id, change="removed", team_ids=team_ids
-        ),
-    )
 
 
 async def _keep_an_owner(session: AsyncSession, org_id: uuid.UUID) -> None:
@@ -176,4 +152,4 @@ async def _keep_an_owner(session: AsyncSession, org_id: uuid.UUID) -> None:
 async def _member(session: AsyncSession, org_id: uuid.UUID, member_id: uuid.UUID) -> MemberPublic:
     row = await repo.member_with_user(session, org_id, member_id)
     assert row is not None
-    return _member_public(row._tuple())
+    return _member_public(row)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from ..models import Activity, Study, StudyCollaborator, StudyRole, User
 from ..pagination import PageRequest, keyset
@@ -15,35 +16,35 @@ from ..pagination import PageRequest, keyset
 
 async def studies_of_user(
     session: AsyncSession, user_id: uuid.UUID, page: PageRequest
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[Study, str, datetime]]:
     stmt = (
         select(Study, StudyCollaborator.role, StudyCollaborator.created_at)
-        .join(StudyCollaborator, StudyCollaborator.study_id == Study.id)
+        .join(StudyCollaborator, col(StudyCollaborator.study_id) == Study.id)
         .where(StudyCollaborator.user_id == user_id)
     )
-    order = (StudyCollaborator.created_at, StudyCollaborator.study_id)
+    order = (col(StudyCollaborator.created_at), col(StudyCollaborator.study_id))
     return (await session.execute(keyset(stmt, order, page))).all()
 
 
 async def collaborators(
     session: AsyncSession, study_id: uuid.UUID, page: PageRequest
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[StudyCollaborator, str, str]]:
     stmt = (
         select(StudyCollaborator, User.email, User.name)
-        .join(User, User.id == StudyCollaborator.user_id)
+        .join(User, col(User.id) == StudyCollaborator.user_id)
         .where(StudyCollaborator.study_id == study_id)
     )
-    order = (StudyCollaborator.created_at, StudyCollaborator.user_id)
+    order = (col(StudyCollaborator.created_at), col(StudyCollaborator.user_id))
     return (await session.execute(keyset(stmt, order, page))).all()
 
 
 async def collaborator_with_user(
     session: AsyncSession, study_id: uuid.UUID, user_id: uuid.UUID
-) -> Row[Any] | None:
+) -> Row[StudyCollaborator, str, str] | None:
     return (
         await session.execute(
             select(StudyCollaborator, User.email, User.name)
-            .join(User, User.id == StudyCollaborator.user_id)
+            .join(User, col(User.id) == StudyCollaborator.user_id)
             .where(StudyCollaborator.study_id == study_id, StudyCollaborator.user_id == user_id)
         )
     ).first()
@@ -78,15 +79,14 @@ async def owner_count(session: AsyncSession, study_id: uuid.UUID) -> int:
 
 async def activity(
     session: AsyncSession, study_id: uuid.UUID, page: PageRequest
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[Activity, str | None]]:
     stmt = (
         select(Activity, User.name)
-        .outerjoin(User, User.id == Activity.actor_id)
+        .outerjoin(User, col(User.id) == Activity.actor_id)
         .where(Activity.study_id == study_id)
     )
-    return (
-        await session.execute(keyset(stmt, (Activity.at, Activity.id), page, newest_first=True))
-    ).all()
+    order = (col(Activity.at), col(Activity.id))
+    return (await session.execute(keyset(stmt, order, page, newest_first=True))).all()
 
 
 def record_activity(

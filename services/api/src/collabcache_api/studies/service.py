@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from collabcache_shared.events import CollaborationChanged, StudyChanged
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import access, domain_events
+from .. import access
 from ..errors import Conflict, Forbidden, NotFound
 from ..models import Study, StudyCollaborator, StudyRole, utcnow
 from ..pagination import Page, PageRequest, page_of
@@ -63,15 +62,6 @@ async def create_study(
     session.add(StudyCollaborator(study_id=study.id, user_id=user_id, role=StudyRole.OWNER))
     repo.record_activity(session, study.id, user_id, "created", "study", study.id)
     await session.flush()
-    domain_events.record(
-        session,
-        StudyChanged(
-            organization_id=org_id, study_id=study.id, change="created", collaborator_ids=[user_id]
-        ),
-        CollaborationChanged(
-            organization_id=org_id, study_id=study.id, user_id=user_id, change="added"
-        ),
-    )
     return StudyPublic.model_validate(study)
 
 
@@ -90,16 +80,6 @@ async def update_study(
     study.updated_at = utcnow()
     repo.record_activity(session, study_id, user_id, "updated", "study", study_id)
     await session.flush()
-    collaborators = await repo.collaborator_ids(session, study_id)
-    domain_events.record(
-        session,
-        StudyChanged(
-            organization_id=study.organization_id,
-            study_id=study_id,
-            change="updated",
-            collaborator_ids=collaborators,
-        ),
-    )
     return StudyPublic.model_validate(study)
 
 
@@ -112,36 +92,23 @@ async def list_collaborators(
     return Page(items=[_collaborator_public(r) for r in items], next_cursor=cursor)
 
 
-async def _managed(session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID) -> Study:
+async def _managed(session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID) -> None:
     standing = await access.study_access(session, study_id, user_id)
     if not standing.can_manage_collaborators:
         raise Forbidden("Only owners of the study or of its organization may manage collaborators")
     await repo.lock_study(session, study_id)
-    return standing.study
-
-
-def _collaboration_changed(study: Study, user_id: uuid.UUID, change: str) -> CollaborationChanged:
-    return CollaborationChanged.model_validate(
-        {
-            "organization_id": study.organization_id,
-            "study_id": study.id,
-            "user_id": user_id,
-            "change": change,
-        }
-    )
 
 
 async def add_collaborator(
     session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID, data: CollaboratorCreate
 ) -> CollaboratorPublic:
-    study = await _managed(session, user_id, study_id)
+    await _managed(session, user_id, study_id)
     await require_user(session, data.user_id)
     if await repo.get_collaborator(session, study_id, data.user_id) is not None:
         raise Conflict("User is already a collaborator on this study")
     session.add(StudyCollaborator(study_id=study_id, user_id=data.user_id, role=data.role))
     repo.record_activity(session, study_id, user_id, "collaborator_added", "user", data.user_id)
     await session.flush()
-    domain_events.record(session, _collaboration_changed(study, data.user_id, "added"))
     return await _collaborator(session, study_id, data.user_id)
 
 
@@ -152,7 +119,7 @@ async def change_collaborator_role(
     member_id: uuid.UUID,
     data: CollaboratorUpdate,
 ) -> CollaboratorPublic:
-    study = await _managed(session, user_id, study_id)
+    await _managed(session, user_id, study_id)
     collab = await repo.get_collaborator(session, study_id, member_id)
     if collab is None:
         raise NotFound("Collaborator not found")
@@ -162,7 +129,6 @@ async def change_collaborator_role(
     collab.updated_at = utcnow()
     repo.record_activity(session, study_id, user_id, "collaborator_role_changed", "user", member_id)
     await session.flush()
-    domain_events.record(session, _collaboration_changed(study, member_id, "role_changed"))
     return await _collaborator(session, study_id, member_id)
 
 
@@ -171,10 +137,10 @@ async def remove_collaborator(
 ) -> None:
     """Managers remove collaborators; a collaborator may leave. The last owner cannot go."""
     if member_id == user_id:
-        study = (await access.study_access(session, study_id, user_id)).study
+        await access.study_access(session, study_id, user_id)
         await repo.lock_study(session, study_id)
     else:
-        study = await _managed(session, user_id, study_id)
+        await _managed(session, user_id, study_id)
     collab = await repo.get_collaborator(session, study_id, member_id)
     if collab is None:
         raise NotFound("Collaborator not found")
@@ -183,7 +149,6 @@ async def remove_collaborator(
     await session.delete(collab)
     repo.record_activity(session, study_id, user_id, "collaborator_removed", "user", member_id)
     await session.flush()
-    domain_events.record(session, _collaboration_changed(study, member_id, "removed"))
 
 
 async def _keep_an_owner(session: AsyncSession, study_id: uuid.UUID) -> None:

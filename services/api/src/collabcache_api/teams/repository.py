@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Label, Row, func
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from ..models import Team, TeamMember, User
 from ..pagination import PageRequest, keyset
 
 
-def _member_count() -> Any:
+def _member_count() -> Label[int]:
     return (
         select(func.count())
         .where(TeamMember.team_id == Team.id)
@@ -25,12 +25,12 @@ def _member_count() -> Any:
 
 async def teams_of_org(
     session: AsyncSession, org_id: uuid.UUID, page: PageRequest
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[Team, int]]:
     stmt = select(Team, _member_count()).where(Team.organization_id == org_id)
-    return (await session.execute(keyset(stmt, (Team.created_at, Team.id), page))).all()
+    return (await session.execute(keyset(stmt, (col(Team.created_at), col(Team.id)), page))).all()
 
 
-async def team_with_count(session: AsyncSession, team_id: uuid.UUID) -> Row[Any] | None:
+async def team_with_count(session: AsyncSession, team_id: uuid.UUID) -> Row[Team, int] | None:
     return (await session.execute(select(Team, _member_count()).where(Team.id == team_id))).first()
 
 
@@ -49,15 +49,14 @@ async def name_taken(
 
 async def members(
     session: AsyncSession, team_id: uuid.UUID, page: PageRequest
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[TeamMember, str, str]]:
     stmt = (
         select(TeamMember, User.email, User.name)
-        .join(User, User.id == TeamMember.user_id)
+        .join(User, col(User.id) == TeamMember.user_id)
         .where(TeamMember.team_id == team_id)
     )
-    return (
-        await session.execute(keyset(stmt, (TeamMember.created_at, TeamMember.user_id), page))
-    ).all()
+    order = (col(TeamMember.created_at), col(TeamMember.user_id))
+    return (await session.execute(keyset(stmt, order, page))).all()
 
 
 async def team_ids_of_member(
@@ -66,7 +65,7 @@ async def team_ids_of_member(
     """The teams of an organization that a user belongs to."""
     result = await session.scalars(
         select(TeamMember.team_id)
-        .join(Team, Team.id == TeamMember.team_id)
+        .join(Team, col(Team.id) == TeamMember.team_id)
         .where(Team.organization_id == org_id, TeamMember.user_id == user_id)
     )
     return list(result)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from collabcache_shared.events import TeamChanged, TeamMembershipChanged
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import access, domain_events
+from .. import access
 from ..errors import Conflict, Forbidden, NotFound, Unprocessable
 from ..models import MANAGER_ROLES, Team, TeamMember, utcnow
 from ..pagination import Page, PageRequest, page_of
@@ -67,9 +66,6 @@ async def create_team(
     team = Team(organization_id=org_id, name=data.name)
     session.add(team)
     await session.flush()
-    domain_events.record(
-        session, TeamChanged(organization_id=org_id, team_id=team.id, change="created")
-    )
     return _team_public(team, 0)
 
 
@@ -82,10 +78,6 @@ async def rename_team(
     team.name = data.name
     team.updated_at = utcnow()
     await session.flush()
-    domain_events.record(
-        session,
-        TeamChanged(organization_id=team.organization_id, team_id=team.id, change="renamed"),
-    )
     row = await repo.team_with_count(session, team_id)
     assert row is not None
     return _team_public(*row)
@@ -95,10 +87,6 @@ async def delete_team(session: AsyncSession, user_id: uuid.UUID, team_id: uuid.U
     team = await _managed_team(session, user_id, team_id)
     await session.delete(team)
     await session.flush()
-    domain_events.record(
-        session,
-        TeamChanged(organization_id=team.organization_id, team_id=team_id, change="deleted"),
-    )
 
 
 async def list_team_members(
@@ -122,7 +110,6 @@ async def add_team_member(
     member = TeamMember(team_id=team_id, user_id=data.user_id)
     session.add(member)
     await session.flush()
-    domain_events.record(session, _membership_changed(team, data.user_id, "added"))
     return TeamMemberPublic(
         user_id=user.id, email=user.email, name=user.name, added_at=member.created_at
     )
@@ -141,15 +128,3 @@ async def remove_team_member(
         raise NotFound("Team member not found")
     await session.delete(member)
     await session.flush()
-    domain_events.record(session, _membership_changed(team, member_id, "removed"))
-
-
-def _membership_changed(team: Team, user_id: uuid.UUID, change: str) -> TeamMembershipChanged:
-    return TeamMembershipChanged.model_validate(
-        {
-            "organization_id": team.organization_id,
-            "team_id": team.id,
-            "user_id": user_id,
-            "change": change,
-        }
-    )

@@ -1,0 +1,221 @@
+"""Cached vs uncached GET latency, side by side in one run, and Redis round trips per hit.
+
+Two API servers (uvicorn, one worker each) run on the same freshly seeded database: one with
+the cache, one with `CACHE_ENABLED=false`. For each endpoint the client sends sequential
+requests to each server in turn (interleaved, so both see the same machine load) and reports
+p50/p99. Round trips per hit are counted in-process by wrapping the Redis connection's
+`send_packed_command`/`send_command` calls.
+
+Usage: `uv run python bench/cache_latency.py [--requests N] [--smoke]`
+(uses DATABASE_URL / REDIS_URL, default local servers; creates and drops its own database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.support import free_port, percentile, temporary_database, wait_for_http
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def _server(port: int, database_url: str, redis_url: str, prefix: str, cache: bool) -> Any:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": prefix,
+        "CACHE_ENABLED": "true" if cache else "false",
+        "CACHE_EVENTS_ENABLED": "true",
+        "ENVIRONMENT": "test",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "collabcache_api.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    return subprocess.Popen(cmd, env=env, cwd=ROOT)
+
+
+async def _targets(database_url: str) -> dict[str, str]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        owner = await conn.fetchval("SELECT id FROM users WHERE email = 'owner@example.com'")
+        org = await conn.fetchval(
+            "SELECT organization_id FROM organization_members WHERE user_id = $1 AND role = 'owner'"
+            " ORDER BY created_at LIMIT 1",
+            owner,
+        )
+        study = await conn.fetchval(
+            "SELECT study_id FROM study_collaborators WHERE user_id = $1 LIMIT 1", owner
+        )
+        team = await conn.fetchval("SELECT id FROM teams WHERE organization_id = $1 LIMIT 1", org)
+    finally:
+        await conn.close()
+    return {
+        "owner_id": str(owner),
+        "GET /api/organizations": "/api/organizations",
+        "GET /api/organizations/{id}/members": f"/api/organizations/{org}/members",
+        "GET /api/organizations/{id}/analytics": f"/api/organizations/{org}/analytics",
+        "GET /api/teams/{id}/members": f"/api/teams/{team}/members",
+        "GET /api/collaboration/studies/{id}/comments": (
+            f"/api/collaboration/studies/{study}/comments"
+        ),
+        "GET /api/collaboration/studies/{id}/permissions": (
+            f"/api/collaboration/studies/{study}/permissions"
+        ),
+    }
+
+
+async def _measure(base: str, path: str, headers: dict[str, str], n: int) -> list[float]:
+    async with httpx.AsyncClient(base_url=base, headers=headers) as client:
+        for _ in range(5):  # warm: connection, and the cache entry on the cached server
+            (await client.get(path)).raise_for_status()
+        samples = []
+        for _ in range(n):
+            started = time.perf_counter()
+            response = await client.get(path)
+            samples.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+        return samples
+
+
+def _token(user_id: str) -> str:
+    from collabcache_api.security import issue_token
+    from collabcache_shared.settings import AuthSettings
+
+    return issue_token(uuid.UUID(user_id), AuthSettings())
+
+
+async def round_trips_per_hit(database_url: str, redis_url: str, path: str, token: str) -> float:
+    """Redis round trips of one cache hit, counted on the client's connections."""
+    from redis.asyncio.connection import AbstractConnection
+
+    from collabcache_api.main import create_app
+    from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
+
+    app = create_app(
+        ApiSettings(environment="test", database_url=database_url),
+        RedisSettings(url=redis_url, key_prefix=f"bench-rt-{uuid.uuid4().hex[:6]}"),
+        CacheSettings(events_enabled=False),
+    )
+    counted = {"n": 0}
+    original = AbstractConnection.send_packed_command
+
+    async def counting(self: Any, command: Any, check_health: bool = True) -> None:
+        counted["n"] += 1
+        await original(self, command, check_health)
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://b", headers=headers
+        ) as c:
+            for _ in range(3):
+                await c.get(path)
+            AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+            try:
+                hits = 20
+                for _ in range(hits):
+                    assert (await c.get(path)).headers["x-cache"] == "HIT"
+            finally:
+                AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+    return counted["n"] / hits
+
+
+async def main(requests: int, smoke: bool) -> dict[str, Any]:
+    database_admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    async with temporary_database(
+        database_admin, seed_args=["--scale", "0.2" if smoke else "1"]
+    ) as db:
+        targets = await _targets(db)
+        token = _token(targets.pop("owner_id"))
+        headers = {"Authorization": f"Bearer {token}"}
+        prefix = f"bench-{uuid.uuid4().hex[:6]}"
+        ports = {"cached": free_port(), "uncached": free_port()}
+        servers = [
+            _server(ports["cached"], db, redis_url, prefix, cache=True),
+            _server(ports["uncached"], db, redis_url, prefix, cache=False),
+        ]
+        try:
+            for port in ports.values():
+                await wait_for_http(f"http://127.0.0.1:{port}/health")
+            rows = []
+            for name, path in targets.items():
+                samples: dict[str, list[float]] = {"cached": [], "uncached": []}
+                for _ in range(2):  # interleave the two servers
+                    for variant, port in ports.items():
+                        base = f"http://127.0.0.1:{port}"
+                        samples[variant] += await _measure(base, path, headers, requests // 2)
+                rows.append(
+                    {
+                        "endpoint": name,
+                        **{
+                            f"{v}_p50_ms": round(statistics.median(s), 2)
+                            for v, s in samples.items()
+                        },
+                        **{f"{v}_p99_ms": round(percentile(s, 99), 2) for v, s in samples.items()},
+                    }
+                )
+        finally:
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.wait(10)
+        trips = await round_trips_per_hit(
+            db, redis_url, targets["GET /api/organizations/{id}/members"], token
+        )
+    return {"requests_per_variant": requests, "rows": rows, "redis_round_trips_per_hit": trips}
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = [
+        "| endpoint | cached p50 | cached p99 | uncached p50 | uncached p99 | p50 speed-up |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        ratio = r["uncached_p50_ms"] / r["cached_p50_ms"] if r["cached_p50_ms"] else 0
+        lines.append(
+            f"| {r['endpoint']} | {r['cached_p50_ms']} ms | {r['cached_p99_ms']} ms | "
+            f"{r['uncached_p50_ms']} ms | {r['uncached_p99_ms']} ms | {ratio:.1f}x |"
+        )
+    lines.append(f"\nRedis round trips per cache hit: {result['redis_round_trips_per_hit']:.2f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--smoke", action="store_true", help="a few seconds, no figures kept")
+    args = parser.parse_args()
+    outcome = asyncio.run(main(20 if args.smoke else args.requests, args.smoke))
+    print(report(outcome))
+    if not args.smoke:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        (RESULTS / f"cache_latency-{stamp}.json").write_text(json.dumps(outcome, indent=2))

@@ -1,0 +1,74 @@
+"""What the benchmarks share: free ports, percentiles, a throwaway seeded database."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(samples: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+async def wait_for_http(url: str, within: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    async with httpx.AsyncClient() as client:
+        while True:
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{url} did not answer")
+            await asyncio.sleep(0.1)
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@asynccontextmanager
+async def temporary_database(admin_url: str, seed_args: Sequence[str]) -> AsyncIterator[str]:
+    """A database created for this run, migrated and seeded, dropped afterwards."""
+    admin_url = _plain(admin_url)
+    name = f"cc_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(admin_url)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    url = urlsplit(admin_url)._replace(path=f"/{name}").geturl()
+    env = {**os.environ, "DATABASE_URL": url}
+    try:
+        for args in (["migrate"], ["seed", *seed_args]):
+            await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "collabcache_api.cli", *args],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        yield url
+    finally:
+        conn = await asyncpg.connect(admin_url)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()

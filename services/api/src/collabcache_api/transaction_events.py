@@ -1,0 +1,22 @@
+"""The domain events of the current transaction, as the database triggers recorded them.
+
+Every change to a domain table inserts its event into `outbox` in the same transaction
+(migration 0002), whatever made it. Before committing a write, the request reads back the rows
+its own transaction inserted: the API invalidates the cache from exactly the events the relay
+will publish for the invalidator, so the two paths can never disagree, and no write path can
+forget an event.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from collabcache_shared.events import DomainEvent
+
+_OWN_EVENTS = text("SELECT event::text FROM outbox WHERE xid = pg_current_xact_id() ORDER BY id")
+
+
+async def of_current_transaction(session: AsyncSession) -> list[DomainEvent]:
+    rows = await session.scalars(_OWN_EVENTS)
+    return [DomainEvent.model_validate_json(row) for row in rows]

@@ -1,0 +1,131 @@
+"""How each delivery ends: acknowledged, left pending for a retry, or dead-lettered.
+
+`Settlement` is a FastStream middleware (the subscriber runs with `AckPolicy.MANUAL`), so it
+sees every delivery, whether read by the subscriber or handed over by the claim loop, and
+whether it failed in the handler or before it (not JSON, not a `DomainEvent`):
+
+- handled: XACK, only now that the entries are deleted;
+- not a valid DomainEvent: dead-lettered at once (retrying cannot fix it), then acknowledged;
+- failed: left pending; the claim loop redelivers it once it has been idle for the claim idle
+  time; the delivery that fails for the `max_deliveries`-th time dead-letters it instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from faststream import BaseMiddleware
+from pydantic import ValidationError
+
+from .metrics import InvalidatorMetrics
+from .streams import Claimed, Fields
+
+log = logging.getLogger("collabcache_invalidator")
+
+# Dead-letter reasons (a metric label and the entry's `dlq:reason`).
+INVALID = "invalid"  # not a DomainEvent: never retried
+FAILED = "failed"  # its handling failed on each of `max_deliveries` deliveries
+ABANDONED = "abandoned"  # delivered more often than that and never settled (consumers died)
+NOT_AN_EVENT = (ValidationError, json.JSONDecodeError, UnicodeDecodeError)
+MAX_ERROR_LENGTH = 4000
+
+
+class StreamOps(Protocol):
+    """The part of `EventStream` a settlement needs."""
+
+    async def ack(self, *ids: bytes) -> None: ...
+
+    async def deliveries(self, entry_id: bytes) -> int: ...
+
+    async def dead_letter(
+        self, entry_id: bytes, fields: Fields, *, reason: str, error: str, deliveries: int
+    ) -> None: ...
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+
+
+def entry_of(raw: Mapping[str, Any]) -> tuple[bytes, Fields]:
+    """The stream entry id and fields of a raw FastStream stream message (no id under
+    FastStream's TestRedisBroker, which never writes to Redis)."""
+    ids = raw.get("message_ids") or [b""]
+    return ids[0], raw.get("data") or {}
+
+
+class Settlement:
+    def __init__(self, stream: StreamOps, max_deliveries: int, metrics: InvalidatorMetrics) -> None:
+        self.stream = stream
+        self.max_deliveries = max_deliveries
+        self.metrics = metrics
+
+    def __call__(self, msg: Any, /, *, context: Any) -> BaseMiddleware:
+        """FastStream builds one middleware per message through this."""
+        return _Settle(msg, context=context, settlement=self)
+
+    async def succeeded(self, entry_id: bytes) -> None:
+        if entry_id:
+            await self.stream.ack(entry_id)
+
+    async def failed(self, entry_id: bytes, fields: Fields, exc: Exception) -> None:
+        deliveries = await self.stream.deliveries(entry_id) if entry_id else 1
+        if isinstance(exc, NOT_AN_EVENT):
+            await self._dead_letter(entry_id, fields, INVALID, describe(exc), deliveries)
+            return
+        self.metrics.failures.inc()
+        if deliveries >= self.max_deliveries:
+            await self._dead_letter(entry_id, fields, FAILED, describe(exc), deliveries)
+            return
+        log.warning(
+            "event %s failed (delivery %d of %d), left pending for a retry: %s",
+            entry_id.decode() or "-",
+            deliveries,
+            self.max_deliveries,
+            describe(exc),
+            exc_info=exc,
+        )
+
+    async def abandon(self, entry: Claimed) -> None:
+        """An entry delivered more than `max_deliveries` times whose consumers never settled
+        it (each died handling it): dead-lettered without trying once more."""
+        error = f"delivered {entry.deliveries} times without being settled"
+        await self._dead_letter(entry.id, entry.fields, ABANDONED, error, entry.deliveries)
+
+    async def _dead_letter(
+        self, entry_id: bytes, fields: Fields, reason: str, error: str, deliveries: int
+    ) -> None:
+        await self.stream.dead_letter(
+            entry_id, fields, reason=reason, error=error, deliveries=deliveries
+        )
+        self.metrics.dead_lettered.labels(reason=reason).inc()
+        log.error("event %s dead-lettered (%s): %s", entry_id.decode() or "-", reason, error)
+
+
+class _Settle(BaseMiddleware):
+    def __init__(self, msg: Any, /, *, context: Any, settlement: Settlement) -> None:
+        super().__init__(msg, context=context)
+        self.settlement = settlement
+
+    async def after_processed(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: Any = None,
+    ) -> bool:
+        if exc_val is not None and (
+            isinstance(exc_val, asyncio.CancelledError) or not isinstance(exc_val, Exception)
+        ):
+            return False  # shutting down: the entry stays pending for whoever runs next
+        entry_id, fields = entry_of(self.msg if isinstance(self.msg, dict) else {})
+        try:
+            if exc_val is None:
+                await self.settlement.succeeded(entry_id)
+            else:
+                await self.settlement.failed(entry_id, fields, exc_val)
+        except Exception:
+            log.exception("could not settle event %s: it stays pending", entry_id or b"-")
+        return exc_val is not None

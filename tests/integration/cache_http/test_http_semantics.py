@@ -1,0 +1,132 @@
+"""HTTP semantics of cached responses: ETag, 304, Cache-Control, `no-cache`, only 200s cached."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from redis.asyncio import Redis
+
+from collabcache_shared.cache.entry import Entry
+from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
+from tests.integration.builders import Scene
+from tests.integration.cache_http.endpoints import CACHED_GETS, CachedGet
+
+STRONG_ETAG = re.compile(r'^"[0-9a-f]{16}"$')
+
+
+@pytest.mark.parametrize("get", CACHED_GETS, ids=lambda g: g.family.value)
+async def test_etag_cache_control_and_304_on_miss_and_hit(
+    get: CachedGet, client: httpx.AsyncClient, scene: Scene, redis: Redis, keyspace: KeySpace
+) -> None:
+    await redis.unlink(get.redis_key(keyspace, scene))
+    path, headers = get.path(scene), get.caller(scene).headers
+    miss = await client.get(path, headers=headers)
+    hit = await client.get(path, headers=headers)
+    assert [miss.headers["x-cache"], hit.headers["x-cache"]] == ["MISS", "HIT"]
+    for response in (miss, hit):
+        assert STRONG_ETAG.match(response.headers["etag"]), response.headers
+        assert response.headers["cache-control"] == "private, no-cache"
+    etag = hit.headers["etag"]
+
+    revalidated = await client.get(path, headers={**headers, "If-None-Match": etag})
+    assert revalidated.status_code == 304
+    assert revalidated.content == b""
+    assert revalidated.headers["etag"] == etag
+    assert revalidated.headers["cache-control"] == "private, no-cache"
+
+    among_others = await client.get(path, headers={**headers, "If-None-Match": f'"0", {etag}'})
+    assert among_others.status_code == 304
+
+    other = await client.get(path, headers={**headers, "If-None-Match": '"0000000000000000"'})
+    assert other.status_code == 200
+    assert other.content == hit.content
+
+
+async def test_no_cache_request_reads_the_database_and_refreshes_the_entry(
+    client: httpx.AsyncClient, scene: Scene, db: asyncpg.Pool
+) -> None:
+    path = f"/api/collaboration/studies/{scene.study_id}/comments"
+    headers = scene.viewer.headers
+
+    def bodies(response: httpx.Response) -> list[str]:
+        return [c["body"] for c in response.json()["items"]]
+
+    warm = await client.get(path, headers=headers)
+    assert warm.headers["x-cache"] == "MISS"
+    assert bodies(warm) == ["first comment"]
+
+    # A change made behind the API's back: no invalidation happens.
+    await db.execute(
+        "UPDATE comments SET body = 'changed in the database' WHERE id = $1", scene.comment_id
+    )
+    cached = await client.get(path, headers=headers)
+    assert cached.headers["x-cache"] == "HIT"
+    assert bodies(cached) == ["first comment"]
+
+    fresh = await client.get(path, headers={**headers, "Cache-Control": "no-cache"})
+    assert fresh.status_code == 200
+    assert fresh.headers["x-cache"] == "MISS"
+    assert bodies(fresh) == ["changed in the database"]
+    assert fresh.headers["etag"] != cached.headers["etag"]
+
+    after = await client.get(path, headers=headers)
+    assert after.headers["x-cache"] == "HIT"
+    assert bodies(after) == ["changed in the database"]
+    assert after.headers["etag"] == fresh.headers["etag"]
+
+
+async def test_a_refused_request_caches_no_response(
+    client: httpx.AsyncClient, scene: Scene, redis: Redis, keyspace: KeySpace
+) -> None:
+    """An outsider's 404 stores nothing under the organization; the outsider's own standing
+    record says "cannot view" and holds none of the organization's data."""
+    path = f"/api/organizations/{scene.org_id}/members"
+    refused = await client.get(path, headers=scene.outsider.headers)
+    assert refused.status_code == 404
+    assert "x-cache" not in refused.headers and "etag" not in refused.headers
+
+    members_key = keyspace.entry(CacheKey.of(Family.ORGANIZATION_MEMBERS, scene.org_id))
+    assert not await redis.exists(members_key)
+    org_keys = [k async for k in redis.scan_iter(match=f"{keyspace.root}:*{scene.org_id}*")]
+    assert org_keys == []
+    standing = await _standing(redis, keyspace, scene.outsider.id, f"org:{scene.org_id}")
+    assert standing is not None and standing["can_view"] is False
+    assert set(standing) == {"organization_role", "can_view", "can_manage"}
+
+    member = await client.get(path, headers=scene.member.headers)
+    assert member.status_code == 200
+    assert member.headers["x-cache"] == "MISS"  # nothing was stored by the refused request
+
+
+async def test_a_missing_resource_caches_nothing_at_all(
+    client: httpx.AsyncClient, scene: Scene, redis: Redis, keyspace: KeySpace
+) -> None:
+    """A 404 for a study that does not exist leaves no standing field and no response entry
+    (a study created later under that id must not inherit a cached refusal)."""
+    missing = uuid.uuid4()
+    for suffix in ("comments", "permissions"):
+        response = await client.get(
+            f"/api/collaboration/studies/{missing}/{suffix}", headers=scene.owner.headers
+        )
+        assert response.status_code == 404
+    assert await _standing(redis, keyspace, scene.owner.id, f"study:{missing}") is None
+    assert [k async for k in redis.scan_iter(match=f"{keyspace.root}:*{missing}*")] == []
+
+
+async def _standing(
+    redis: Redis, keyspace: KeySpace, user_id: uuid.UUID, field: str
+) -> dict[str, object] | None:
+    key = keyspace.entry(CacheKey.of(Family.USER_PERMISSIONS, user_id))
+    raw = await redis.hget(key, "d:" + field)
+    if raw is None:
+        return None
+    assert isinstance(raw, bytes)
+    entry = Entry.decode(raw)
+    assert entry is not None
+    body: dict[str, object] = orjson.loads(entry.body)
+    return body
