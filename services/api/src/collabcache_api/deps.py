@@ -42,9 +42,14 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 async def get_session(container: ContainerDep, request: Request) -> AsyncIterator[AsyncSession]:
     events: list[DomainEvent] = []
+    writes = request.method not in SAFE_METHODS
     async with db.unit_of_work(container.sessions) as session:
+        if writes:
+            await transaction_events.carry_trace_context(
+                session, request.headers.get("traceparent")
+            )
         yield session
-        if request.method not in SAFE_METHODS and session.in_transaction():
+        if writes and session.in_transaction():
             events = await transaction_events.of_current_transaction(session)
     # Committed: drop what the write changed before anyone sees its response.
     if events and container.cache is not None and container.cache_settings.invalidate_inline:

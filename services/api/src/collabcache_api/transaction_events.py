@@ -9,14 +9,28 @@ forget an event.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collabcache_shared.events import DomainEvent
 
+# W3C trace context: version-traceid-parentid-flags, lowercase hex.
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_SET_TRACEPARENT = text("SELECT set_config('collabcache.traceparent', :traceparent, true)")
 _OWN_EVENTS = text("SELECT event::text FROM outbox WHERE xid = pg_current_xact_id() ORDER BY id")
 
 
 async def of_current_transaction(session: AsyncSession) -> list[DomainEvent]:
     rows = await session.scalars(_OWN_EVENTS)
     return [DomainEvent.model_validate_json(row) for row in rows]
+
+
+async def carry_trace_context(session: AsyncSession, traceparent: str | None) -> None:
+    """Let this transaction's events carry the request's trace context (read by the triggers).
+
+    `set_config(..., true)` lasts until the transaction ends; a malformed header is ignored.
+    """
+    if traceparent and _TRACEPARENT.match(traceparent):
+        await session.execute(_SET_TRACEPARENT, {"traceparent": traceparent})

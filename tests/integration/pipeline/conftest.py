@@ -1,0 +1,121 @@
+"""The pipeline tests run against a migrated database of their own.
+
+The run's shared database has the session `app`'s outbox relay running. Relays take turns
+publishing (a transaction-scoped advisory lock per round), so a second relay on that database
+would receive only some of a test's events, and publish the others of the run under its own
+prefix. Here, one relay at a time runs: each test starts its pipeline and stops it. Each test
+also has a key prefix of its own (its stream, consumer group and cache entries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from collabcache_api.main import create_app
+from collabcache_api.migrate import upgrade
+from collabcache_invalidator.bootstrap import build
+from collabcache_shared.cache.keys import KeySpace
+from collabcache_shared.settings import (
+    ApiSettings,
+    CacheSettings,
+    InvalidatorSettings,
+    OutboxSettings,
+    RedisSettings,
+)
+from tests.integration.builders import Builder
+from tests.integration.pipeline.stack import Pipeline
+
+# The relay retries a failed publish within 0.2 s (not 2 s); its poll is only a safety net.
+OUTBOX = OutboxSettings(poll_interval_seconds=0.5, retry_backoff_max_seconds=0.2)
+INVALIDATOR = InvalidatorSettings(claim_idle_ms=1000, claim_interval_seconds=0.2)
+
+MakePipeline = Callable[..., Awaitable[Pipeline]]
+
+
+async def _admin(admin_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pipeline_database_url(servers: dict[str, str], run_id: str) -> Iterator[str]:
+    admin = servers["postgres"].replace("postgresql+asyncpg://", "postgresql://", 1)
+    name = f"cc_test_{run_id}_pipeline"
+    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    url = urlsplit(admin)._replace(path=f"/{name}").geturl()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+async def pipeline_db(pipeline_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(pipeline_database_url, min_size=1, max_size=8)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def prefix(run_id: str) -> str:
+    return f"cctest:{run_id}:pipe:{uuid.uuid4().hex[:8]}"
+
+
+async def _drop_keys(redis_url: str, prefix: str) -> None:
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def make_pipeline(
+    pipeline_database_url: str, pipeline_db: asyncpg.Pool, servers: dict[str, str], prefix: str
+) -> AsyncIterator[MakePipeline]:
+    """`await make_pipeline(invalidator=..., redis_url=...)`: the API app with its relay on the
+    pipeline database, an invalidator on the same Redis and prefix (started or not); all of it
+    is stopped, and the prefix's keys on the run's Redis removed, after the test."""
+    api_settings = ApiSettings(environment="test", database_url=pipeline_database_url)
+    async with AsyncExitStack() as stack:
+
+        async def make(*, invalidator: bool = True, redis_url: str | None = None) -> Pipeline:
+            redis_settings = RedisSettings(url=redis_url or servers["redis"], key_prefix=prefix)
+            app = create_app(api_settings, redis_settings, CacheSettings(), OUTBOX)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+            )
+            redis = Redis.from_url(redis_settings.dsn, socket_timeout=5)
+            stack.push_async_callback(redis.aclose)
+            pipeline = Pipeline(
+                app=app,
+                client=client,
+                db=pipeline_db,
+                build=Builder(pipeline_db, api_settings),
+                redis=redis,
+                keyspace=KeySpace(prefix=prefix),
+                invalidator=build(redis_settings, INVALIDATOR, consumer="pipeline-test"),
+                stack=stack,
+            )
+            if invalidator:
+                await pipeline.start_invalidator()
+            return pipeline
+
+        yield make
+    await _drop_keys(servers["redis"], prefix)
