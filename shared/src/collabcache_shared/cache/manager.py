@@ -281,8 +281,7 @@ class CacheManager:
             return True
         except RedisUnavailable:
             self.counters["invalidation_failed"] += len(keys)
-            self._missed_invalidations += 1
-            self.breaker.trip()
+            self._missed()
             return False
 
     async def invalidate_family(self, family: Family) -> bool:
@@ -290,9 +289,27 @@ class CacheManager:
             await self._redis(self.store.retire, [family])
             return True
         except RedisUnavailable:
-            self._missed_invalidations += 1
-            self.breaker.trip()
+            self._missed()
             return False
+
+    def _missed(self) -> None:
+        """An invalidation could not be applied: cache off until every family is retired.
+
+        Recovery is not left to the next request: a background task probes Redis every
+        `breaker_reset_seconds`, so the retirement (which other replicas see at once) happens
+        as soon as Redis answers, whether or not this process gets traffic.
+        """
+        self._missed_invalidations += 1
+        self.breaker.trip()
+        if not any(t.get_name() == "cache-recovery" for t in self._background):
+            task = asyncio.create_task(self._recover(), name="cache-recovery")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _recover(self) -> None:
+        while self._missed_invalidations:
+            await asyncio.sleep(self.settings.breaker_reset_seconds)
+            await self._available()
 
     # -- the plan's plain operations ----------------------------------------------------------
     async def get(self, slot: Slot) -> bytes | None:
