@@ -3,44 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import pytest
 
 from collabcache_api.main import create_app
-from collabcache_api.migrate import upgrade
 from collabcache_shared.settings import ApiSettings, RedisSettings
+from tests.databases import migrated_database
 from tests.integration.builders import Builder
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 @pytest.fixture(scope="session")
 def database_url(servers: dict[str, str], run_id: str) -> Iterator[str]:
     """A database created for this run, migrated to head, dropped at the end."""
-    import asyncio
-
-    admin = _asyncpg_dsn(servers["postgres"])
-    name = f"cc_test_{run_id}"
-
-    async def admin_exec(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin_exec(f'CREATE DATABASE "{name}"'))
-    url = urlsplit(admin)._replace(path=f"/{name}").geturl()
-    try:
-        upgrade(url)
+    with migrated_database(servers["postgres"], f"cc_test_{run_id}") as url:
         yield url
-    finally:
-        asyncio.run(admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

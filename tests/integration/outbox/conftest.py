@@ -14,7 +14,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -22,11 +21,11 @@ from faststream.redis import BinaryMessageFormatV1
 from faststream.redis.message import DATA_KEY
 from redis.asyncio import Redis
 
-from collabcache_api.migrate import upgrade
 from collabcache_api.outbox.relay import OutboxRelay, build_relay
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.events import DOMAIN_EVENTS_STREAM
 from collabcache_shared.settings import DatabaseSettings, OutboxSettings, RedisSettings
+from tests.databases import migrated_database
 
 
 @dataclass(frozen=True)
@@ -70,23 +69,8 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0)
 
 @pytest.fixture(scope="session")
 def outbox_database_url(servers: dict[str, str], run_id: str) -> Iterator[str]:
-    admin = servers["postgres"].replace("postgresql+asyncpg://", "postgresql://", 1)
-    name = f"cc_test_{run_id}_outbox"
-
-    async def admin_exec(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin_exec(f'CREATE DATABASE "{name}"'))
-    url = urlsplit(admin)._replace(path=f"/{name}").geturl()
-    try:
-        upgrade(url)
+    with migrated_database(servers["postgres"], f"cc_test_{run_id}_outbox") as url:
         yield url
-    finally:
-        asyncio.run(admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
