@@ -51,8 +51,9 @@ token: .venv/.synced ## print a bearer token for EMAIL (the last line)
 	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=owner@example.com" >&2; exit 2; }
 	@$(RUN) python -m collabcache_api.cli token "$(EMAIL)"
 
-bench: .venv/.synced ## quick benchmarks (cached vs uncached latency, round trips per hit)
+bench: .venv/.synced ## quick benchmarks (cache latency, round trips per hit, invalidation lag)
 	$(RUN) python -m bench.cache_latency
+	$(RUN) python -m bench.invalidation_lag
 
 asyncapi: .venv/.synced ## regenerate the AsyncAPI documents in docs/asyncapi/ from the apps
 	$(RUN) python -m collabcache_invalidator.asyncapi docs/asyncapi/invalidator.yaml

@@ -61,6 +61,7 @@ STUDY_MANAGE_204 = (404, 404, 403, 403, 204, 204, 404)
 TABLE: tuple[Row, ...] = (
     Row("GET", "/api/me", ALL_200),
     Row("GET", "/api/admin/system-stats", (403, 403, 403, 403, 403, 403, 200)),
+    Row("GET", "/api/admin/cache-metrics", (403, 403, 403, 403, 403, 403, 200)),
     # Organizations and their members.
     Row("GET", "/api/organizations", ALL_200),
     Row("POST", "/api/organizations", (201,) * 7, {"name": "{unique}"}),

@@ -2,7 +2,8 @@
 
 Domain events describe a committed change and carry the identifiers its cache invalidation
 fans out to (an organization's members, a study's collaborators...), so a consumer needs no
-database. Cache events describe one cache lookup, for the metrics service.
+database. Cache events describe one cache lookup, and `InvalidationApplied` one domain event the
+invalidator applied, both for the metrics service.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 DOMAIN_EVENTS_STREAM = "stream:domain-events"
 DOMAIN_EVENTS_DEAD_LETTER_STREAM = "stream:domain-events:dead-letter"
 CACHE_EVENTS_STREAM = "stream:cache-events"
+# One `InvalidationApplied` per domain event the invalidator applied, for the metrics service.
+INVALIDATION_EVENTS_STREAM = "stream:invalidations"
 INVALIDATOR_GROUP = "invalidator"
 METRICS_GROUP = "metrics"
 
@@ -125,3 +128,15 @@ class CacheEvent(BaseModel):
     outcome: Literal["HIT", "MISS", "BYPASS", "STALE"]
     latency_ms: float
     size: int
+
+
+class InvalidationApplied(BaseModel):
+    """One domain event applied by the invalidator, as the metrics service aggregates it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["invalidation.applied.v1"] = "invalidation.applied.v1"
+    at_ms: int  # when its cache entries were invalidated
+    event_type: str  # the domain event's type, e.g. "membership.changed.v1"
+    keys: int  # how many cache entries it invalidated
+    lag_ms: float  # from the change (`DomainEvent.occurred_at`) to `at_ms`

@@ -266,11 +266,24 @@ class InvalidatorSettings(WorkerSettings):
     dead_letter_maxlen: int = Field(default=100_000, ge=1)
     # The invalidator's own Redis commands (never on a request path) may wait this long.
     redis_socket_timeout: float = Field(default=2.0, gt=0)
+    # One `InvalidationApplied` per applied event to the invalidations stream (XADD MAXLEN ~),
+    # for the metrics service; sent with the acknowledgement, dropped rather than ever failing.
+    reports_enabled: bool = True
+    reports_maxlen: int = Field(default=100_000, ge=100)
 
 
 class MetricsSettings(WorkerSettings):
-    """The metrics service's HTTP side: `METRICS_HTTP_HOST`, `METRICS_HTTP_PORT`."""
+    """The metrics service: `METRICS_HTTP_HOST`, `METRICS_HTTP_PORT`, `METRICS_...`."""
 
     model_config = SettingsConfigDict(env_prefix="METRICS_", env_file=".env", extra="ignore")
 
     http_port: int = Field(default=8002, ge=1, le=65535)
+    # Entries per XREADGROUP / XAUTOCLAIM: each batch is folded and acknowledged in one MULTI.
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    # A batch pending this long (its consumer died or failed) is claimed by a live consumer.
+    claim_idle_ms: int = Field(default=30_000, ge=100)
+    claim_interval_seconds: float = Field(default=1.0, gt=0)
+    # /stats, /report and /metrics share one snapshot of the aggregates for this long.
+    snapshot_cache_seconds: float = Field(default=1.0, ge=0)
+    # The service's own Redis commands (never on a request path) may wait this long.
+    redis_socket_timeout: float = Field(default=2.0, gt=0)

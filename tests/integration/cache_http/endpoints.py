@@ -67,7 +67,8 @@ CACHED_GETS: list[CachedGet] = [
     CachedGet("/api/admin/system-stats", F.SYSTEM_STATS, paginated=False),
 ]
 BY_ROUTE = {g.route: g for g in CACHED_GETS}
-# GETs that are deliberately not cached (the caller's own profile: one primary-key read).
-UNCACHED_GETS = {"/api/me"}
+# GETs that are deliberately not cached: the caller's own profile (one primary-key read), and
+# the cache's own live metrics (read from the metrics aggregates in Redis).
+UNCACHED_GETS = {"/api/me", "/api/admin/cache-metrics"}
 # Families with no API endpoint: PERFORMANCE_METRICS is reserved for the metrics service.
 FAMILIES_WITHOUT_ENDPOINT = {F.PERFORMANCE_METRICS}

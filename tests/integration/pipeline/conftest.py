@@ -9,19 +9,19 @@ also has a key prefix of its own (its stream, consumer group and cache entries).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from collabcache_api.main import create_app
-from collabcache_api.migrate import upgrade
 from collabcache_invalidator.bootstrap import build
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.settings import (
@@ -31,6 +31,7 @@ from collabcache_shared.settings import (
     OutboxSettings,
     RedisSettings,
 )
+from tests.databases import migrated_database
 from tests.integration.builders import Builder
 from tests.integration.pipeline.stack import Pipeline
 
@@ -41,25 +42,10 @@ INVALIDATOR = InvalidatorSettings(claim_idle_ms=1000, claim_interval_seconds=0.2
 MakePipeline = Callable[..., Awaitable[Pipeline]]
 
 
-async def _admin(admin_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def pipeline_database_url(servers: dict[str, str], run_id: str) -> Iterator[str]:
-    admin = servers["postgres"].replace("postgresql+asyncpg://", "postgresql://", 1)
-    name = f"cc_test_{run_id}_pipeline"
-    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-    url = urlsplit(admin)._replace(path=f"/{name}").geturl()
-    try:
-        upgrade(url)
+    with migrated_database(servers["postgres"], f"cc_test_{run_id}_pipeline") as url:
         yield url
-    finally:
-        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +87,13 @@ async def make_pipeline(
             client = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
             )
-            redis = Redis.from_url(redis_settings.dsn, socket_timeout=5)
+            # Retries on a dropped connection: a test may kill the server and start it again.
+            redis = Redis.from_url(
+                redis_settings.dsn,
+                socket_timeout=5,
+                retry=Retry(ExponentialBackoff(cap=0.5), 5),
+                retry_on_error=[RedisConnectionError],
+            )
             stack.push_async_callback(redis.aclose)
             pipeline = Pipeline(
                 app=app,

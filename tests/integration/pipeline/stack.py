@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -28,6 +29,16 @@ from tests.integration.outbox.conftest import decode_entry
 Change = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 OWN_EVENTS = "SELECT event::text FROM outbox WHERE xid = pg_current_xact_id() ORDER BY id"
 STREAM_START = "0-0"
+PROCESSED = "invalidator_events_processed_total"
+EVENT_TYPES = [
+    "membership.changed.v1",
+    "organization.changed.v1",
+    "team.changed.v1",
+    "team_membership.changed.v1",
+    "study.changed.v1",
+    "collaboration.changed.v1",
+    "comment.changed.v1",
+]
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> float:
@@ -67,8 +78,13 @@ class Pipeline:
 
     # -- the outbox and the stream ----------------------------------------------------------------
     async def outbox_event_ids(self) -> list[str]:
-        rows = await self.db.fetch("SELECT event->>'id' AS id FROM outbox ORDER BY id")
-        return [r["id"] for r in rows]
+        rows = await self.db.fetch("SELECT event->>'id' AS event_id FROM outbox ORDER BY outbox.id")
+        return [r["event_id"] for r in rows]
+
+    def processed(self) -> Counter[str]:
+        """The invalidator's count of events applied, by type."""
+        sample = self.invalidator.metrics.registry.get_sample_value
+        return Counter({t: int(sample(PROCESSED, {"type": t}) or 0) for t in EVENT_TYPES})
 
     async def group_state(self) -> GroupState:
         return await self.invalidator.stream.group_state()
@@ -101,7 +117,10 @@ class Pipeline:
 
     async def last_delivered(self) -> str:
         for group in await self.redis.xinfo_groups(self.stream):
-            if group["name"] in (self.invalidator.names.group, self.invalidator.names.group.encode()):
+            if group["name"] in (
+                self.invalidator.names.group,
+                self.invalidator.names.group.encode(),
+            ):
                 value = group["last-delivered-id"]
                 return value.decode() if isinstance(value, bytes) else str(value)
         return STREAM_START

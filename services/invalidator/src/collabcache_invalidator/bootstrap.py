@@ -15,13 +15,14 @@ from faststream.redis.subscriber.usecases.stream_subscriber import StreamSubscri
 from collabcache_shared.cache.client import make_redis
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.cache.store import AnyRedis, EntryStore
-from collabcache_shared.events import DomainEvent
+from collabcache_shared.events import INVALIDATION_EVENTS_STREAM, DomainEvent
 from collabcache_shared.settings import InvalidatorSettings, RedisSettings
 
 from .broker import waiting_broker
-from .claims import ClaimLoop, redeliver_to
+from .claims import ClaimLoop, redeliver_to, resume_consuming
 from .handlers import EventHandler, Invalidates, measured
 from .metrics import InvalidatorMetrics
+from .reports import AppliedReports
 from .settlement import Settlement
 from .streams import EventStream, StreamNames, unique_consumer_name
 
@@ -49,6 +50,7 @@ class Invalidator:
     broker: RedisBroker
     subscriber: StreamSubscriber
     claims: ClaimLoop
+    reports: AppliedReports | None = None  # for the metrics service (None: switched off)
 
     async def start_claims(self) -> None:
         self.claims.start()
@@ -104,7 +106,12 @@ def build(
     redis = _redis_for_invalidator(redis_settings, settings)
     store = store or EntryStore(redis, keyspace)
     metrics = InvalidatorMetrics()
-    stream = EventStream(redis, names, settings.dead_letter_maxlen)
+    reports = None
+    if settings.reports_enabled:
+        reports = AppliedReports(
+            keyspace.stream(INVALIDATION_EVENTS_STREAM), settings.reports_maxlen
+        )
+    stream = EventStream(redis, names, settings.dead_letter_maxlen, reports)
     settlement = Settlement(stream, settings.max_deliveries, metrics)
     broker = waiting_broker(
         redis_settings.dsn,
@@ -115,7 +122,8 @@ def build(
         log_level=logging.DEBUG,  # one line per message at INFO would be most of the work
         description="The deployment's Redis: streams are under the key prefix (`cc` here).",
     )
-    subscriber = subscribe(broker, names, measured(store, metrics), settings.batch_size)
+    handle = measured(store, metrics, report=reports.record if reports else None)
+    subscriber = subscribe(broker, names, handle, settings.batch_size)
     claims = ClaimLoop(
         stream,
         settlement,
@@ -124,7 +132,18 @@ def build(
         min_idle_ms=settings.claim_idle_ms,
         interval_seconds=settings.claim_interval_seconds,
         batch_size=settings.batch_size,
+        resume=resume_consuming(stream, subscriber),
     )
     return Invalidator(
-        settings, names, redis, store, stream, metrics, settlement, broker, subscriber, claims
+        settings,
+        names,
+        redis,
+        store,
+        stream,
+        metrics,
+        settlement,
+        broker,
+        subscriber,
+        claims,
+        reports,
     )

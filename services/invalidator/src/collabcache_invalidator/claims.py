@@ -6,6 +6,10 @@ FastStream 0.7 cannot do this beside a subscriber that reads new entries on Redi
 runs beside it: XAUTOCLAIM a batch, then hand each entry to the same subscriber as if it had
 just been read, so it goes through the same handler and `Settlement`. An entry delivered more
 than `max_deliveries` times is dead-lettered without another try.
+
+The loop also gets the subscriber reading again once Redis answers after a failure (see
+`resume_consuming`): FastStream's stream subscriber stops for good when the group is gone (a
+Redis restarted without its data) and sleeps 5 s after any failed read.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from faststream.redis.message import DefaultStreamMessage
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .metrics import InvalidatorMetrics
 from .settlement import Settlement
@@ -26,6 +33,7 @@ log = logging.getLogger("collabcache_invalidator")
 SCAN_START = b"0-0"
 
 Redeliver = Callable[[Claimed], Awaitable[None]]
+Resume = Callable[[], Awaitable[None]]
 
 
 class Claims(Protocol):
@@ -34,6 +42,18 @@ class Claims(Protocol):
 
 class Consumes(Protocol):
     async def consume(self, msg: Any) -> Any: ...
+
+
+class Restartable(Protocol):
+    running: bool
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class KeepsGroup(Protocol):
+    async def ensure_group(self) -> bool: ...
 
 
 def redeliver_to(subscriber: Consumes, stream: str) -> Redeliver:
@@ -48,6 +68,30 @@ def redeliver_to(subscriber: Consumes, stream: str) -> Redeliver:
     return redeliver
 
 
+def resume_consuming(stream: KeepsGroup, subscriber: Restartable) -> Resume:
+    """After Redis was lost: the group exists again and the subscriber reads at once.
+
+    A Redis restarted without its data has lost the group: FastStream's subscriber stops for
+    good on NOGROUP (and would recreate the group at `$`, skipping what was published since),
+    so the group is recreated from the stream's start. Otherwise the subscriber is sleeping off
+    its failed read (5 s): restarted, it reads now."""
+
+    async def resume() -> None:
+        await stream.ensure_group()
+        if subscriber.running:
+            await subscriber.stop()
+        await subscriber.start()
+
+    return resume
+
+
+def _redis_lost(exc: Exception) -> bool:
+    """Redis unreachable, or it answers without the group (restarted empty)."""
+    if isinstance(exc, ResponseError):
+        return "NOGROUP" in str(exc)
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
+
+
 class ClaimLoop:
     def __init__(
         self,
@@ -59,6 +103,7 @@ class ClaimLoop:
         min_idle_ms: int,
         interval_seconds: float,
         batch_size: int,
+        resume: Resume | None = None,
     ) -> None:
         self.stream = stream
         self.settlement = settlement
@@ -68,6 +113,8 @@ class ClaimLoop:
         self.interval_seconds = interval_seconds
         self.batch_size = batch_size
         self.cursor = SCAN_START
+        self.resume = resume
+        self.redis_lost = False  # a claim failed for want of Redis: resume once it answers
         self._task: asyncio.Task[None] | None = None
 
     async def claim_once(self) -> int:
@@ -90,11 +137,23 @@ class ClaimLoop:
         while True:
             try:
                 await self.claim_once()
-            except Exception:
+            except Exception as exc:
                 log.exception("claiming pending entries failed; trying again")
                 self.cursor = SCAN_START
+                self.redis_lost = self.redis_lost or _redis_lost(exc)
+            if self.redis_lost and self.resume is not None:
+                self.redis_lost = not await self._resumed(self.resume)
             if self.cursor == SCAN_START:  # the whole pending list was scanned: rest
                 await asyncio.sleep(self.interval_seconds)
+
+    async def _resumed(self, resume: Resume) -> bool:
+        try:
+            await resume()
+        except Exception as exc:  # Redis still away: next round
+            log.debug("resuming the subscriber failed: %s", exc)
+            return False
+        log.warning("Redis answers again: the subscriber reads from the group")
+        return True
 
     @property
     def running(self) -> bool:

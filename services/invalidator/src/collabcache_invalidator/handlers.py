@@ -4,6 +4,7 @@ dependencies, so they run the same under FastStream, in the claim loop and in a 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
@@ -13,6 +14,8 @@ from collabcache_shared.events import DomainEvent
 from collabcache_shared.invalidation import keys_for
 
 from .metrics import InvalidatorMetrics
+
+log = logging.getLogger("collabcache_invalidator")
 
 
 class Invalidates(Protocol):
@@ -32,17 +35,29 @@ async def apply(event: DomainEvent, store: Invalidates, at_ms: int | None = None
 
 
 EventHandler = Callable[[DomainEvent], Awaitable[int]]
+# Records an applied event for the metrics service: (event, entries invalidated, when).
+Report = Callable[[DomainEvent, int, float], None]
 
 
 def measured(
-    store: Invalidates, metrics: InvalidatorMetrics, clock: Callable[[], float] = time.time
+    store: Invalidates,
+    metrics: InvalidatorMetrics,
+    clock: Callable[[], float] = time.time,
+    report: Report | None = None,
 ) -> EventHandler:
-    """`apply` bound to its store, recording what it did."""
+    """`apply` bound to its store, recording what it did (and reporting it, when `report` is
+    given: a report that fails is logged, never a failed invalidation)."""
 
     async def handle(event: DomainEvent) -> int:
         started = clock()
         count = await apply(event, store, int(started * 1000))
-        metrics.applied(event, count, clock())
+        finished = clock()
+        metrics.applied(event, count, finished)
+        if report is not None:
+            try:
+                report(event, count, finished)
+            except Exception:
+                log.warning("could not report invalidation %s", event.id, exc_info=True)
         return count
 
     return handle

@@ -25,6 +25,8 @@ from collabcache_shared.events import (
     INVALIDATOR_GROUP,
 )
 
+from .reports import AppliedReports
+
 Fields = Mapping[bytes, bytes]
 
 
@@ -77,10 +79,17 @@ def _text(value: Any) -> str:
 
 
 class EventStream:
-    def __init__(self, redis: AnyRedis, names: StreamNames, dead_letter_maxlen: int) -> None:
+    def __init__(
+        self,
+        redis: AnyRedis,
+        names: StreamNames,
+        dead_letter_maxlen: int,
+        reports: AppliedReports | None = None,
+    ) -> None:
         self.redis = redis
         self.names = names
         self.dead_letter_maxlen = dead_letter_maxlen
+        self.reports = reports  # sent with each acknowledgement, in its round trip
 
     async def ensure_group(self) -> bool:
         """Create the group (and the stream) from the start, so no event published before the
@@ -96,8 +105,20 @@ class EventStream:
         return True
 
     async def ack(self, *ids: bytes) -> None:
-        if ids:
+        """XACK, with the waiting invalidation reports in the same pipelined round trip (a
+        report that fails is dropped; the acknowledgement's own failure raises)."""
+        if not ids:
+            return
+        if self.reports is None or not self.reports.pending:
             await self.redis.xack(self.names.stream, self.names.group, *ids)
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xack(self.names.stream, self.names.group, *ids)
+        self.reports.drain_into(pipe)
+        acked, *reported = await pipe.execute(raise_on_error=False)
+        self.reports.sent(reported)
+        if isinstance(acked, Exception):
+            raise acked
 
     async def deliveries(self, entry_id: bytes) -> int:
         """How many times the group delivered the entry (1 if it is not pending)."""

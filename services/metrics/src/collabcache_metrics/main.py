@@ -1,22 +1,38 @@
 """The metrics service's entrypoint: `create_app()` for ASGI servers, `run()` for the CLI.
 
 A FastStream application on Redis served over HTTP: `/health` answers while the process runs,
-`/ready` only while the broker reaches Redis. The stream consumers are registered on `broker`.
+`/ready` only while the broker reaches Redis; `/stats` (the dashboard's JSON), `/report` (the
+cache performance report, `?window=1m|5m|1h`), `/metrics` (Prometheus text format) and the
+dashboard itself at `/` and `/static/...`. The stream consumers, the claim loop and the
+aggregates are wired in `bootstrap`.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.asgi import AsgiFastStream, AsgiResponse, Request, get
 from faststream.asgi.handlers import GetHandler
 from faststream.asgi.response import JSONResponse
+from faststream.asgi.types import Receive, Scope, Send
 from faststream.redis import RedisBroker
+from faststream.specification import AsyncAPI
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from collabcache_shared.metrics.reader import WINDOWS
 from collabcache_shared.settings import MetricsSettings, RedisSettings
+
+from . import __version__
+from .bootstrap import MetricsService, build
+from .stats import performance_report, stats_document
+from .web import StaticFiles
 
 # How long `/ready` waits for Redis to answer PING before reporting 503.
 READY_PING_TIMEOUT = 0.5
+DEFAULT_REPORT_WINDOW = "5m"
+NO_STORE = {"Cache-Control": "no-store"}
+log = logging.getLogger("collabcache_metrics")
 
 
 def liveness_route() -> GetHandler:
@@ -37,14 +53,105 @@ def readiness_route(broker: RedisBroker) -> GetHandler:
     return ready
 
 
-def create_app(redis_settings: RedisSettings | None = None) -> AsgiFastStream:
-    """Build the application; nothing connects until the ASGI lifespan starts it."""
-    redis_settings = redis_settings or RedisSettings()
-    broker = RedisBroker(redis_settings.dsn)
-    return AsgiFastStream(
-        broker,
-        asgi_routes=[("/health", liveness_route()), ("/ready", readiness_route(broker))],
+def _unavailable() -> AsgiResponse:
+    detail = "the aggregates cannot be read from Redis, try again shortly"
+    return JSONResponse({"detail": detail}, 503, {"Retry-After": "1", **NO_STORE})
+
+
+def stats_route(service: MetricsService) -> GetHandler:
+    @get(include_in_schema=False)
+    async def stats() -> AsgiResponse:
+        try:
+            snapshot = await service.snapshots.get()
+        except Exception:
+            log.warning("reading the aggregates failed", exc_info=True)
+            return _unavailable()
+        return JSONResponse(stats_document(snapshot), 200, NO_STORE)
+
+    return stats
+
+
+def report_route(service: MetricsService) -> GetHandler:
+    @get(include_in_schema=False)
+    async def report(request: Request) -> AsgiResponse:
+        windows = request.query_params.get("window") or [DEFAULT_REPORT_WINDOW]
+        if len(windows) != 1 or windows[0] not in WINDOWS:
+            detail = f"window must be one of {', '.join(WINDOWS)}"
+            return JSONResponse({"detail": detail}, 422, NO_STORE)
+        try:
+            snapshot = await service.snapshots.get()
+        except Exception:
+            log.warning("reading the aggregates failed", exc_info=True)
+            return _unavailable()
+        return JSONResponse(performance_report(snapshot, windows[0]), 200, NO_STORE)
+
+    return report
+
+
+def metrics_route(service: MetricsService) -> GetHandler:
+    """The aggregates are read on each scrape (at most once per snapshot cache period)."""
+
+    @get(include_in_schema=False)
+    async def metrics() -> AsgiResponse:
+        try:
+            await service.snapshots.get()
+        except Exception:
+            log.warning("reading the aggregates failed", exc_info=True)
+        body = generate_latest(service.registry)
+        return AsgiResponse(body, 200, {"Content-Type": CONTENT_TYPE_LATEST})
+
+    return metrics
+
+
+def specification() -> AsyncAPI:
+    return AsyncAPI(
+        title="collabcache metrics",
+        version=__version__,
+        description="Aggregates cache lookups and invalidations into rolling statistics.",
     )
+
+
+class MetricsApp(AsgiFastStream):
+    """An AsgiFastStream whose exact-path routes are followed by the dashboard's files."""
+
+    def __init__(self, *args: Any, static: StaticFiles, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.static = static
+
+    async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.static.serves(scope["path"]):
+            await self.static(scope, receive, send)
+            return
+        await super().not_found(scope, receive, send)
+
+
+def app_of(service: MetricsService, static: StaticFiles | None = None) -> MetricsApp:
+    """The application around a wired service: the claim loop runs once the broker has started
+    (Redis answered, the groups exist) and stops before the broker does."""
+    static = static or StaticFiles()
+    return MetricsApp(
+        service.broker,
+        static=static,
+        asgi_routes=[
+            ("/health", liveness_route()),
+            ("/ready", readiness_route(service.broker)),
+            ("/stats", stats_route(service)),
+            ("/report", report_route(service)),
+            ("/metrics", metrics_route(service)),
+            ("/", static.index),
+        ],
+        after_startup=[service.start_claims],
+        on_shutdown=[service.stop_claims],
+        after_shutdown=[service.close],
+        specification=specification(),
+    )
+
+
+def create_app(
+    redis_settings: RedisSettings | None = None, settings: MetricsSettings | None = None
+) -> AsgiFastStream:
+    """Build the application; nothing connects until the ASGI lifespan starts it."""
+    return app_of(build(redis_settings, settings))
 
 
 def run() -> None:

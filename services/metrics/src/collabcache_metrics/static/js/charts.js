@@ -3,25 +3,40 @@
 // The figure carries data-state ("empty" or "live") and data-points (the number of plotted,
 // non-null values) so the page's state can be read without looking at pixels.
 
+import { clockTime } from "./format.js";
 import { pointCount } from "./history.js";
 
 /* global uPlot -- loaded by a classic <script> (static/vendor/uPlot.iife.min.js) */
 
 export const PALETTE = ["#2563eb", "#f59e0b", "#dc2626", "#16a34a", "#9333ea", "#0891b2"];
 const AXIS_COLOR = "#64748b";
+const Y_AXIS_WIDTH = 84;
 const GRID_COLOR = "#e2e8f0";
+
+const MIN_SPAN_SECONDS = 60;
 
 // From zero to a little above the largest value, so lines never touch the top.
 const fromZero = (_plot, _min, max) => [0, max > 0 ? max * 1.15 : 1];
 
+// At least a minute wide, ending at the newest sample, so a young chart has sensible time ticks.
+const recentTimes = (_plot, min, max) => {
+  const end = max ?? Date.now() / 1000;
+  return [Math.min(min ?? end, end - MIN_SPAN_SECONDS), end];
+};
+
 export class TimeChart {
   // series: [{label, color?}]; format: value -> text (axis, legend); yRange: uPlot range;
+  // yIncrements: the steps between y ticks uPlot may choose from (its default: decimal steps);
   // emptyText: shown while no value is plotted; fill: shade the area under the first series.
-  constructor(figure, { series, format, yRange = fromZero, emptyText, fill = false, height = 190 }) {
+  constructor(
+    figure,
+    { series, format, yRange = fromZero, yIncrements, emptyText, fill = false, height = 190 },
+  ) {
     this.figure = figure;
     this.body = figure.querySelector(".chart-body");
     this.format = format;
     this.yRange = yRange;
+    this.yIncrements = yIncrements;
     this.fill = fill;
     this.height = height;
     this.series = series;
@@ -41,7 +56,26 @@ export class TimeChart {
     } else {
       this.plot.setData(data);
     }
+    this.showLatestInLegend();
     this.showState(pointCount(data));
+  }
+
+  // The overlay covers the plotting area only (uPlot's bbox is in canvas pixels).
+  coverPlottingArea(plot) {
+    const { left, top, width, height } = plot.bbox;
+    const css = (pixels) => `${pixels / uPlot.pxRatio}px`;
+    Object.assign(this.overlay.style, {
+      left: css(left),
+      top: css(top),
+      width: css(width),
+      height: css(height),
+    });
+  }
+
+  // The legend shows the values under the cursor; without a cursor, the newest ones.
+  showLatestInLegend(plot = this.plot) {
+    const newest = this.data[0].length - 1;
+    if (newest >= 0 && !(plot.cursor.left >= 0)) plot.setLegend({ idx: newest });
   }
 
   makeOverlay(text) {
@@ -76,9 +110,9 @@ export class TimeChart {
     return {
       width: Math.max(Math.floor(this.body.clientWidth), 200),
       height: this.height,
-      scales: { x: { time: true }, y: { range: this.yRange } },
+      scales: { x: { time: true, range: recentTimes }, y: { range: this.yRange } },
       series: [
-        {},
+        { label: "time", value: "{HH}:{mm}:{ss}" },
         ...this.series.map((spec, index) => {
           const color = spec.color ?? PALETTE[index % PALETTE.length];
           return {
@@ -91,17 +125,29 @@ export class TimeChart {
         }),
       ],
       axes: [
-        { stroke: AXIS_COLOR, grid: { stroke: GRID_COLOR }, ticks: { stroke: GRID_COLOR } },
         {
           stroke: AXIS_COLOR,
           grid: { stroke: GRID_COLOR },
           ticks: { stroke: GRID_COLOR },
-          size: 70,
+          size: 32,
+          space: 70,
+          values: (_plot, splits) => splits.map((seconds) => clockTime(seconds * 1000)),
+        },
+        {
+          stroke: AXIS_COLOR,
+          grid: { stroke: GRID_COLOR },
+          ticks: { stroke: GRID_COLOR },
+          size: Y_AXIS_WIDTH,
+          ...(this.yIncrements && { incrs: this.yIncrements }),
           values: (_plot, splits) => splits.map((value) => this.format(value)),
         },
       ],
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
+      hooks: {
+        ready: [(plot) => this.showLatestInLegend(plot), (plot) => this.coverPlottingArea(plot)],
+        setSize: [(plot) => this.coverPlottingArea(plot)],
+      },
     };
   }
 }

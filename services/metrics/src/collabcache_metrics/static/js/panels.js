@@ -36,7 +36,7 @@ export function renderReadouts(stats) {
   setReadout(
     "readout-rps",
     fmt.rate(lastMinute.requests_per_second ?? 0),
-    `${fmt.count(lastMinute.requests ?? 0)} requests · ${fmt.count(lastMinute.misses ?? 0)} misses`,
+    `${fmt.count(lastMinute.requests ?? 0)} requests in 1m`,
   );
   const latency = lastMinute.latency_ms ?? {};
   setReadout(
@@ -94,12 +94,16 @@ export function renderRecentActivity(events) {
   list.replaceChildren(
     ...events.slice(0, ACTIVITY_ROWS).map((event) => {
       const outcome = String(event.outcome ?? "").toLowerCase();
+      const what = element("span", "what");
+      what.append(
+        element("span", "endpoint", event.endpoint ?? ""),
+        element("span", "family muted", event.family ?? ""),
+      );
       const item = element("li");
       item.append(
         element("time", "at", fmt.clockTime(event.at_ms, true)),
         element("span", `outcome outcome-${outcome}`, outcome.toUpperCase() || "?"),
-        element("span", "endpoint", event.endpoint ?? ""),
-        element("span", "family muted", event.family ?? ""),
+        what,
         element("span", "latency", fmt.milliseconds(event.latency_ms)),
       );
       return item;

@@ -1,0 +1,123 @@
+"""The pipeline as separate processes, for the invalidation-lag benchmark: a private
+`redis-server` with keyspace notifications on, the API (uvicorn; its outbox relay runs in it) and
+the invalidator (uvicorn), on one database and one key prefix.
+
+The Redis server is the benchmark's own, so switching keyspace notifications on changes nothing
+of the shared server's configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from bench.support import free_port, wait_for_http
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+# E: keyevent channels, g: generic commands (DEL and UNLINK publish `del`).
+NOTIFY_FLAGS = "Eg"
+DELETED_CHANNEL = "__keyevent@0__:del"
+
+
+@dataclass
+class PrivateRedis:
+    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cc-bench-")))
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def launch(self) -> None:
+        if not Path(REDIS_SERVER).exists():
+            raise SystemExit("redis-server is not installed: the benchmark runs its own")
+        args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no", "--dir", str(self.directory)]
+        args += ["--notify-keyspace-events", NOTIFY_FLAGS]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    async def wait_ready(self) -> None:
+        client = aioredis.Redis.from_url(self.url)
+        try:
+            for _ in range(200):
+                try:
+                    if await client.ping():
+                        return
+                except (aioredis.ConnectionError, OSError):
+                    await asyncio.sleep(0.05)
+            raise RuntimeError(f"redis-server on {self.port} did not answer")
+        finally:
+            await client.aclose()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _end(self.process)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@dataclass
+class Service:
+    """One uvicorn process serving an application factory."""
+
+    factory: str
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def launch(self) -> None:
+        cmd = [sys.executable, "-m", "uvicorn", self.factory, "--factory"]
+        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+        cmd += ["--log-level", "warning", "--no-access-log"]
+        self.process = subprocess.Popen(cmd, env={**os.environ, **self.env}, cwd=ROOT)
+
+    async def start(self, ready_path: str) -> None:
+        self.launch()
+        await wait_for_http(self.url + ready_path)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _end(self.process)
+            self.process = None
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def service_env(database_url: str, redis_url: str, prefix: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": prefix,
+        "ENVIRONMENT": "test",
+        "CACHE_EVENTS_ENABLED": "false",
+    }
+
+
+def api(env: dict[str, str]) -> Service:
+    return Service("collabcache_api.main:create_app", env)
+
+
+def invalidator(env: dict[str, str]) -> Service:
+    return Service("collabcache_invalidator.main:create_app", env)

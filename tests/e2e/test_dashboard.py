@@ -1,0 +1,189 @@
+"""The live dashboard in a real browser (Playwright driving Debian's Chromium).
+
+The page polls `/stats` every 2 s. The first test loads it from the real metrics service while
+API traffic flows through the whole stack (dashboard_stack.py); the empty and failing states are
+produced with a stand-in for `/stats` (dashboard_fake.py). `UPDATE_SCREENSHOT=1` also saves
+docs/dashboard.png, after more history has built up.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.dashboard_fake import FakeStats, create_app
+from tests.e2e.dashboard_stack import RealStack, Traffic
+from tests.e2e.dashboard_support import BROWSER_ARGS, CHROMIUM, ServerThread, drawn_pixels
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "dashboard.png"
+UPDATE_SCREENSHOT = os.environ.get("UPDATE_SCREENSHOT") == "1"
+SCREENSHOT_HISTORY_SECONDS = 45
+POLL_TIMEOUT_MS = 15_000
+CHARTS = ("hit-rate", "latency", "endpoint-rps", "redis-memory", "invalidation-lag")
+TRAFFIC_CHARTS = ("hit-rate", "latency", "endpoint-rps")
+HIT_RATE_COLOR, P50_COLOR = "#16a34a", "#2563eb"  # as in static/js/dashboard.js and charts.js
+ENDPOINT_TEMPLATE = re.compile(r"^/api(/[a-z-]+|/\{[a-z_]+\})+$")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_sync.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Console:
+    """What the page logged: console errors and uncaught exceptions."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        page.on("console", self.on_message)
+        page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+
+    def on_message(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def console(page: Any) -> Console:
+    return Console(page)
+
+
+@pytest.fixture(scope="module")
+def traffic_stack(servers: dict[str, str], run_id: str) -> Iterator[tuple[RealStack, Traffic]]:
+    """The three services on a seeded database, with API traffic flowing until the end."""
+    with RealStack(servers, run_id) as stack:
+        traffic = Traffic(
+            stack.url("api"), stack.token("owner@example.com"), stack.token("member@example.com")
+        )
+        traffic.start()
+        try:
+            yield stack, traffic
+        finally:
+            traffic.stop()
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[str, FakeStats]]:
+    stats = FakeStats(seed=7)
+    with ServerThread(create_app(stats)) as url:
+        yield url, stats
+
+
+def wait_for_points(page: Any, chart: str, at_least: int) -> None:
+    try:
+        page.wait_for_function(
+            "([id, n]) => Number(document.getElementById(id).dataset.points) >= n",
+            arg=[f"chart-{chart}", at_least],
+            timeout=POLL_TIMEOUT_MS,
+        )
+    except playwright_sync.TimeoutError:
+        charts = {name: chart_state(page, name) for name in CHARTS}
+        banner = page.text_content("#error-banner") if page.is_visible("#error-banner") else ""
+        pytest.fail(f"{chart}: not {at_least} points in time; charts {charts}; banner {banner!r}")
+
+
+def chart_state(page: Any, chart: str) -> tuple[str, int]:
+    figure = page.locator(f"#chart-{chart}")
+    return figure.get_attribute("data-state"), int(figure.get_attribute("data-points") or 0)
+
+
+def test_charts_tables_and_readouts_fill_while_traffic_flows(
+    page: Any, console: Console, traffic_stack: tuple[RealStack, Traffic]
+) -> None:
+    stack, traffic = traffic_stack
+    page.goto(stack.url("metrics"))
+    wait_for_points(page, "hit-rate", 3)  # three polls: a line, not a dot
+    wait_for_points(page, "invalidation-lag", 1)  # comments were posted and applied
+
+    for chart in CHARTS:
+        state, points = chart_state(page, chart)
+        assert (state, points > 0) == ("live", True), (chart, state, points)
+        assert page.locator(f"#chart-{chart} .chart-empty").is_hidden(), chart
+    # The hit-rate line (#16a34a) and the p50 latency line (#2563eb) are drawn on the canvas.
+    assert drawn_pixels(page, "chart-hit-rate", HIT_RATE_COLOR) > 10
+    assert drawn_pixels(page, "chart-latency", P50_COLOR) > 10
+
+    assert re.fullmatch(r"\d{1,3}\.\d%", page.text_content("#readout-hit-rate .value") or "")
+    assert re.fullmatch(r"[\d.]+ m?s", page.text_content("#readout-latency .value") or "")
+    endpoints = page.locator("#top-endpoints tbody td.endpoint").all_text_contents()
+    assert endpoints, "the top-endpoint table is empty"
+    assert all(ENDPOINT_TEMPLATE.match(e) for e in endpoints), endpoints
+    assert "/api/organizations/{org_id}/members" in endpoints  # one the traffic reads
+    assert page.locator("#top-endpoints-empty").is_hidden()
+    outcomes = page.locator("#recent-activity .outcome").all_text_contents()
+    assert outcomes and set(outcomes) <= {"HIT", "MISS", "STALE", "BYPASS"}, outcomes
+    assert page.get_attribute("#status-pill", "data-status") == "live"
+    assert page.locator("#error-banner").is_hidden()
+
+    if UPDATE_SCREENSHOT:
+        page.wait_for_timeout(SCREENSHOT_HISTORY_SECONDS * 1000)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert console.errors == []
+    assert traffic.error is None, traffic.error
+    assert set(traffic.statuses) <= {200, 201}, (traffic.statuses, stack.output)
+
+
+def test_an_idle_system_shows_waiting_for_traffic(page: Any, console: Console, fake: Any) -> None:
+    url, stats = fake
+    stats.mode = "idle"
+    page.goto(url)
+    wait_for_points(page, "redis-memory", 1)  # a snapshot arrived and was rendered
+
+    for chart in TRAFFIC_CHARTS:
+        assert chart_state(page, chart) == ("empty", 0), chart
+        overlay = page.locator(f"#chart-{chart} .chart-empty")
+        assert overlay.is_visible() and "Waiting for traffic" in overlay.text_content(), chart
+    assert chart_state(page, "invalidation-lag") == ("empty", 0)
+    assert drawn_pixels(page, "chart-hit-rate", HIT_RATE_COLOR) == 0
+    assert drawn_pixels(page, "chart-latency", P50_COLOR) == 0
+    assert page.text_content("#readout-hit-rate .value") == "—"
+    assert page.locator("#top-endpoints-empty").is_visible()
+    assert page.locator("#recent-activity-empty").is_visible()
+    assert page.get_attribute("#status-pill", "data-status") == "waiting"
+    assert console.errors == []
+
+
+def test_a_failing_stats_endpoint_raises_the_banner_until_it_recovers(
+    page: Any, console: Console, fake: Any
+) -> None:
+    url, stats = fake
+    page.goto(url)
+    wait_for_points(page, "hit-rate", 1)
+    points_before = chart_state(page, "hit-rate")[1]
+
+    stats.mode = "failing"
+    banner = page.locator("#error-banner")
+    banner.wait_for(state="visible", timeout=POLL_TIMEOUT_MS)
+    assert "HTTP 503" in banner.text_content()
+    assert page.get_attribute("#status-pill", "data-status") == "error"
+    assert chart_state(page, "hit-rate")[1] >= points_before, "history was lost"
+
+    stats.mode = "traffic"
+    banner.wait_for(state="hidden", timeout=POLL_TIMEOUT_MS)
+    assert page.get_attribute("#status-pill", "data-status") == "live"
+    assert [e for e in console.errors if "status of 503" not in e] == []

@@ -1,0 +1,99 @@
+"""Stopping the service mid-stream, and a consumer that died holding a batch it had read:
+whoever consumes next counts every event exactly once (nothing lost, nothing doubled)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from collabcache_metrics.bootstrap import build
+from collabcache_metrics.consumer import fold_cache_entries
+from collabcache_shared.cache.keys import KeySpace
+from collabcache_shared.events import CACHE_EVENTS_STREAM, METRICS_GROUP
+from collabcache_shared.metrics.layout import AggregateKeys
+from collabcache_shared.metrics.reader import AggregateReader
+from collabcache_shared.metrics.writer import AggregateWriter, DeadlinePassed
+from collabcache_shared.settings import RedisSettings
+from tests.integration.metrics.support import (
+    FAST,
+    assert_figures,
+    claimed_by,
+    consumed_by,
+    eventually,
+    expected_figures,
+    group_settled,
+    publish,
+    publish_slowly,
+    running,
+    steady_events,
+)
+
+pytestmark = pytest.mark.integration
+
+N = 6000
+CRASHED_BATCH = 300
+
+
+async def test_a_restart_mid_stream_and_a_crashed_reader_lose_and_double_nothing(
+    settings_under: RedisSettings, keyspace: KeySpace, redis: Redis
+) -> None:
+    stream = keyspace.stream(CACHE_EVENTS_STREAM)
+    events = steady_events(N)
+    # A consumer read a batch and died before applying it: the entries stay pending to it.
+    await publish(redis, stream, events[:CRASHED_BATCH])
+    await redis.xgroup_create(stream, METRICS_GROUP, id="0", mkstream=True)
+    read = await redis.xreadgroup(METRICS_GROUP, "crashed", {stream: ">"}, count=CRASHED_BATCH)
+    assert len(read[0][1]) == CRASHED_BATCH
+    publisher = asyncio.create_task(
+        publish_slowly(redis, stream, events[CRASHED_BATCH:], chunk=100, pause=0.05)
+    )
+    first = build(settings_under, FAST)
+    async with running(first):
+        await eventually(lambda: _at_least(first, 1000))
+    assert not publisher.done(), "the first consumer should stop while events still flow"
+
+    second = build(settings_under, FAST)
+    async with running(second):
+        await publisher
+        await eventually(lambda: group_settled(redis, stream))
+        snapshot = await AggregateReader(redis, keyspace).snapshot(totals=True)
+
+    assert consumed_by(first) + consumed_by(second) == N  # each event folded exactly once
+    assert claimed_by(first) + claimed_by(second) == CRASHED_BATCH
+    assert snapshot.totals is not None
+    from collabcache_metrics.stats import figures
+
+    assert_figures(figures(snapshot.totals.overall, 60), expected_figures(events, 60), "totals")
+    assert_figures(figures(snapshot.windows["1m"].overall, 60), expected_figures(events, 60), "1m")
+    consumers = {c["name"].decode() for c in await redis.xinfo_consumers(stream, METRICS_GROUP)}
+    assert consumers == {"crashed"}  # the stopped replicas left the group; the dead one did not
+
+
+async def _at_least(service: object, count: int) -> bool:
+    return consumed_by(service) >= count  # type: ignore[arg-type]
+
+
+async def test_a_batch_read_too_long_ago_is_left_pending_for_a_claim(
+    keyspace: KeySpace, redis: Redis
+) -> None:
+    """The reader of a batch gives up past its deadline (half the claim idle time), so it never
+    applies a batch a claimer may already have applied."""
+    stream = keyspace.stream(CACHE_EVENTS_STREAM)
+    await publish(redis, stream, steady_events(10))
+    await redis.xgroup_create(stream, METRICS_GROUP, id="0")
+    ((_, entries),) = await redis.xreadgroup(METRICS_GROUP, "slow", {stream: ">"}, count=10)
+    ids, fields = [i for i, _ in entries], [f for _, f in entries]
+    keys = AggregateKeys.of(keyspace, CACHE_EVENTS_STREAM)
+    clock = iter([100.0, 100.0])
+    writer = AggregateWriter(redis, keys, METRICS_GROUP, clock=lambda: next(clock))
+
+    with pytest.raises(DeadlinePassed):
+        await writer.apply(fold_cache_entries(fields, keys, 0), ids, deadline=99.0)
+
+    assert (await redis.xpending(stream, METRICS_GROUP))["pending"] == 10
+    assert await redis.exists(keys.totals) == 0
+    await writer.apply(fold_cache_entries(fields, keys, 0), ids, deadline=101.0)
+    assert (await redis.xpending(stream, METRICS_GROUP))["pending"] == 0
+    assert int(await redis.hget(keys.totals, "n|HIT|/api/organizations/{org_id}/members") or 0) > 0

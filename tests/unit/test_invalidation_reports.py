@@ -1,0 +1,91 @@
+"""The invalidator's `InvalidationApplied` reports, without servers: what a report says, a
+bounded backlog, and a report that fails never failing the invalidation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from collabcache_invalidator.handlers import measured
+from collabcache_invalidator.metrics import InvalidatorMetrics
+from collabcache_invalidator.reports import AppliedReports
+from collabcache_shared.cache.reporting import DATA_FIELD
+from collabcache_shared.events import InvalidationApplied
+from collabcache_shared.invalidation import keys_for
+from tests.invalidator_support import RecordingStore, sample_events
+
+EVENT = sample_events()["comment.added"]
+
+
+class RecordingPipe:
+    def __init__(self) -> None:
+        self.added: list[tuple[str, dict[str, Any], int]] = []
+
+    def xadd(self, stream: str, fields: dict[str, Any], maxlen: int, approximate: bool) -> None:
+        assert approximate
+        self.added.append((stream, fields, maxlen))
+
+
+def test_a_report_says_what_was_applied_and_how_long_after_the_change() -> None:
+    reports = AppliedReports("cc:stream:invalidations", maxlen=500)
+    event = EVENT.model_copy(update={"occurred_at": datetime(2026, 1, 1, tzinfo=UTC)})
+    applied_at = event.occurred_at + timedelta(milliseconds=1234.5)
+
+    reports.record(event, 7, applied_at.timestamp())
+    pipe = RecordingPipe()
+
+    assert reports.drain_into(pipe) == 1 and reports.pending == 0
+    ((stream, fields, maxlen),) = pipe.added
+    assert (stream, maxlen) == ("cc:stream:invalidations", 500)
+    report = InvalidationApplied.model_validate_json(fields[DATA_FIELD])
+    assert report == InvalidationApplied(
+        at_ms=int(applied_at.timestamp() * 1000),
+        event_type="comment.changed.v1",
+        keys=7,
+        lag_ms=1234.5,
+    )
+    assert orjson.loads(fields[DATA_FIELD])["type"] == "invalidation.applied.v1"
+
+
+def test_the_backlog_is_bounded_dropping_the_oldest() -> None:
+    reports = AppliedReports("s", maxlen=100, capacity=3)
+    for keys in range(5):
+        reports.record(EVENT, keys, 0.0)
+    pipe = RecordingPipe()
+
+    reports.drain_into(pipe)
+
+    assert [orjson.loads(f[DATA_FIELD])["keys"] for _, f, _ in pipe.added] == [2, 3, 4]
+    assert reports.dropped == 2
+    reports.sent([1, RuntimeError("xadd failed"), 1])
+    assert reports.dropped == 3
+
+
+async def test_a_failing_report_never_fails_the_invalidation() -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("cannot report")
+
+    store, metrics = RecordingStore(), InvalidatorMetrics()
+    handle = measured(store, metrics, report=broken)
+
+    count = await handle(EVENT)
+
+    assert count == len(set(keys_for(EVENT.payload))) > 0
+    sample = metrics.registry.get_sample_value
+    assert sample("invalidator_events_processed_total", {"type": "comment.changed.v1"}) == 1
+
+
+async def test_each_applied_event_is_reported_once_with_its_count() -> None:
+    recorded: list[tuple[str, int]] = []
+    handle = measured(
+        RecordingStore(),
+        InvalidatorMetrics(),
+        report=lambda event, keys, _at: recorded.append((event.type, keys)),
+    )
+
+    for event in sample_events().values():
+        await handle(event)
+
+    assert recorded == [(e.type, len(set(keys_for(e.payload)))) for e in sample_events().values()]
