@@ -57,7 +57,7 @@ async def aggregated(
     redis_settings: RedisSettings, servers: dict[str, str]
 ) -> AsyncIterator[list[CacheEvent]]:
     """Known events folded into the aggregates under the API's key prefix (replacing whatever
-    earlier tests left there), as the metrics service would have."""
+    earlier tests left there, removed afterwards), as the metrics service would have."""
     redis = Redis.from_url(servers["redis"])
     keyspace = KeySpace(prefix=redis_settings.key_prefix)
     keys = AggregateKeys.of(keyspace, CACHE_EVENTS_STREAM)
@@ -68,6 +68,9 @@ async def aggregated(
     fold = fold_cache_events(made, keys, now_ms() // 1000)
     await AggregateWriter(redis, keys, METRICS_GROUP).apply(fold, [])
     yield made
+    written = [k async for k in redis.scan_iter(match=f"{keys.base}:*", count=1000)]
+    if written:
+        await redis.delete(*written)
     await redis.aclose()
 
 

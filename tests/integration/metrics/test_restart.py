@@ -97,3 +97,27 @@ async def test_a_batch_read_too_long_ago_is_left_pending_for_a_claim(
     await writer.apply(fold_cache_entries(fields, keys, 0), ids, deadline=101.0)
     assert (await redis.xpending(stream, METRICS_GROUP))["pending"] == 0
     assert int(await redis.hget(keys.totals, "n|HIT|/api/organizations/{org_id}/members") or 0) > 0
+
+
+async def test_after_the_stream_and_its_group_are_lost_the_service_recreates_them_and_goes_on(
+    settings_under: RedisSettings, keyspace: KeySpace, redis: Redis
+) -> None:
+    """A Redis restarted without its data loses the stream and the group: FastStream's
+    subscriber stops for good on NOGROUP; the claim loop recreates the group from the stream's
+    start and restarts the subscriber, so what is published afterwards is counted."""
+    stream = keyspace.stream(CACHE_EVENTS_STREAM)
+    before, after = steady_events(200), steady_events(300)
+    service = build(settings_under, FAST)
+
+    async with running(service):
+        await publish(redis, stream, before)
+        await eventually(lambda: group_settled(redis, stream))
+        await redis.delete(stream)  # the entries and the group with them
+        await asyncio.sleep(0.5)  # the subscriber's next read fails: it stops
+        await publish(redis, stream, after)
+        await eventually(lambda: group_settled(redis, stream))
+        snapshot = await AggregateReader(redis, keyspace).snapshot(totals=True)
+
+    assert consumed_by(service) == len(before) + len(after)
+    assert snapshot.totals is not None
+    assert snapshot.totals.overall.requests == len(before) + len(after)

@@ -41,6 +41,8 @@ class _WaitsForRedis(RedisBroker):
         await self.connect()
         waited = False
         while not await self._ready_to_consume():
+            if self._connection is None:  # stopped while waiting: nothing to start
+                return
             if not waited:
                 log.warning("Redis unreachable: the consumers start once it answers")
                 waited = True
@@ -48,7 +50,10 @@ class _WaitsForRedis(RedisBroker):
         await super().start()
 
     async def _ready_to_consume(self) -> bool:
-        if not await self.ping(timeout=self._ping_timeout):
+        try:
+            if not await self.ping(timeout=self._ping_timeout):
+                return False
+        except AttributeError:  # the broker was stopped (its connection dropped) mid-ping
             return False
         if self._prepare is None:
             return True

@@ -29,6 +29,7 @@ from .metrics import InvalidatorMetrics
 from .settlement import Settlement
 from .streams import ClaimBatch, Claimed
 
+STOP_RETRY_SECONDS = 1.0  # how often stop() cancels again a loop that absorbed it
 log = logging.getLogger("collabcache_invalidator")
 SCAN_START = b"0-0"
 
@@ -116,6 +117,7 @@ class ClaimLoop:
         self.resume = resume
         self.redis_lost = False  # a claim failed for want of Redis: resume once it answers
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def claim_once(self) -> int:
         """One XAUTOCLAIM batch from where the last one stopped; returns how many entries."""
@@ -134,7 +136,7 @@ class ClaimLoop:
         return len(batch.entries)
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.claim_once()
             except Exception as exc:
@@ -164,8 +166,15 @@ class ClaimLoop:
             self._task = asyncio.create_task(self.run(), name="invalidator-claim-loop")
 
     async def stop(self) -> None:
+        """Stop the loop however its cancellation lands: should one be absorbed on the way
+        (the loop survives any failure of a round), the flag ends the loop and the task is
+        cancelled again until it is done."""
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._stopping = True
+        while not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=STOP_RETRY_SECONDS)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -27,7 +27,7 @@ from collabcache_shared.metrics.writer import AggregateWriter
 from collabcache_shared.settings import MetricsSettings, RedisSettings
 
 from .broker import waiting_broker
-from .claims import ClaimLoop
+from .claims import ClaimLoop, Watched, resume_consuming
 from .consumer import (
     BatchConsumer,
     Folder,
@@ -183,7 +183,10 @@ def build(
     )
     subscribers = [subscribe(broker, c, settings.batch_size) for c in consumers]
     claims = ClaimLoop(
-        list(zip(streams, consumers, strict=True)),
+        [
+            Watched(stream, consumer, resume_consuming(stream, subscriber))
+            for stream, consumer, subscriber in zip(streams, consumers, subscribers, strict=True)
+        ],
         min_idle_ms=settings.claim_idle_ms,
         interval_seconds=settings.claim_interval_seconds,
         batch_size=settings.batch_size,

@@ -3,6 +3,11 @@ are claimed by a live consumer once idle for `claim_idle_ms`, and folded then.
 
 The claimed entries go through the same `BatchConsumer.consume` (one transaction with their
 acknowledgement), so a batch is counted exactly once whoever ends up applying it.
+
+The loop also gets a subscriber reading again once Redis answers after a failure (as the
+invalidator's does): FastStream's stream subscriber stops for good when its group is gone (a
+Redis restarted without its data) and sleeps 5 s after any failed read, so the group is
+recreated from the stream's start and the subscriber restarted.
 """
 
 from __future__ import annotations
@@ -10,7 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .consumer import BatchConsumer
 from .streams import GroupStream
@@ -19,21 +30,61 @@ log = logging.getLogger("collabcache_metrics")
 SCAN_START = b"0-0"
 STOP_RETRY_SECONDS = 0.5
 
+Resume = Callable[[], Awaitable[None]]
+
+
+class Restartable(Protocol):
+    running: bool
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def resume_consuming(stream: GroupStream, subscriber: Restartable) -> Resume:
+    """After Redis was lost: the group exists again (from the stream's start) and the
+    subscriber reads at once."""
+
+    async def resume() -> None:
+        await stream.ensure_group()
+        if subscriber.running:
+            await subscriber.stop()
+        await subscriber.start()
+
+    return resume
+
+
+def redis_lost(exc: Exception) -> bool:
+    """Redis unreachable, or it answers without the group (restarted empty)."""
+    if isinstance(exc, ResponseError):
+        return "NOGROUP" in str(exc)
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
+
+
+@dataclass
+class Watched:
+    """One consumed stream as the loop looks after it."""
+
+    stream: GroupStream
+    consumer: BatchConsumer
+    resume: Resume | None = None
+    cursor: bytes = SCAN_START
+    lost: bool = False  # a claim failed for want of Redis: resume once it answers
+
 
 class ClaimLoop:
     def __init__(
         self,
-        streams: Sequence[tuple[GroupStream, BatchConsumer]],
+        watched: Sequence[Watched],
         *,
         min_idle_ms: int,
         interval_seconds: float,
         batch_size: int,
     ) -> None:
-        self.streams = list(streams)
+        self.watched = list(watched)
         self.min_idle_ms = min_idle_ms
         self.interval_seconds = interval_seconds
         self.batch_size = batch_size
-        self.cursors = [SCAN_START for _ in self.streams]
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.started = False  # ever: the broker started consuming (the groups exist)
@@ -42,23 +93,30 @@ class ClaimLoop:
         """One XAUTOCLAIM batch per stream from where the last one stopped; returns how many
         entries were claimed and applied."""
         claimed = 0
-        for i, (stream, consumer) in enumerate(self.streams):
+        for w in self.watched:
             try:
-                batch = await stream.claim(self.cursors[i], self.min_idle_ms, self.batch_size)
-                self.cursors[i] = batch.cursor
-                if batch.ids:
-                    consumer.metrics.claimed.labels(stream=stream.names.kind).inc(len(batch.ids))
-                    await consumer.consume(batch.ids, batch.entries)
-                    claimed += len(batch.ids)
-            except Exception:
-                log.exception("claiming pending %s entries failed", stream.names.kind)
-                self.cursors[i] = SCAN_START
+                claimed += await self._claim(w)
+            except Exception as exc:
+                log.exception("claiming pending %s entries failed", w.stream.names.kind)
+                w.cursor = SCAN_START
+                w.lost = w.lost or redis_lost(exc)
+            if w.lost and w.resume is not None:
+                w.lost = not await _resumed(w)
         return claimed
+
+    async def _claim(self, w: Watched) -> int:
+        batch = await w.stream.claim(w.cursor, self.min_idle_ms, self.batch_size)
+        w.cursor = batch.cursor
+        if not batch.ids:
+            return 0
+        w.consumer.metrics.claimed.labels(stream=w.stream.names.kind).inc(len(batch.ids))
+        await w.consumer.consume(batch.ids, batch.entries)
+        return len(batch.ids)
 
     async def run(self) -> None:
         while not self._stopping:
             await self.claim_once()
-            if all(c == SCAN_START for c in self.cursors):  # every pending list scanned
+            if all(w.cursor == SCAN_START for w in self.watched):  # every pending list scanned
                 await asyncio.sleep(self.interval_seconds)
 
     def start(self) -> None:
@@ -68,9 +126,8 @@ class ClaimLoop:
             self._task = asyncio.create_task(self.run(), name="metrics-claim-loop")
 
     async def stop(self) -> None:
-        """Stop the loop, however its cancellation lands: a cancellation that meets a Redis
-        read's own timeout can come out as a TimeoutError (Python 3.11's `asyncio.timeout`),
-        which `claim_once` handles like any failure, so the flag ends the loop and the task
+        """Stop the loop however its cancellation lands: should one be absorbed on the way
+        (the loop must survive any failure of a round), the flag ends the loop and the task
         is cancelled again until it is done."""
         task, self._task = self._task, None
         if task is None:
@@ -81,3 +138,14 @@ class ClaimLoop:
             await asyncio.wait({task}, timeout=STOP_RETRY_SECONDS)
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _resumed(w: Watched) -> bool:
+    assert w.resume is not None
+    try:
+        await w.resume()
+    except Exception as exc:  # Redis still away: next round
+        log.debug("resuming the %s subscriber failed: %s", w.stream.names.kind, exc)
+        return False
+    log.warning("Redis answers again: the %s subscriber reads from its group", w.stream.names.kind)
+    return True
