@@ -17,8 +17,8 @@ from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.cache.store import AnyRedis, EntryStore
 from collabcache_shared.events import INVALIDATION_EVENTS_STREAM, DomainEvent
 from collabcache_shared.settings import InvalidatorSettings, RedisSettings
+from collabcache_shared.streams.broker import waiting_broker
 
-from .broker import waiting_broker
 from .claims import ClaimLoop, redeliver_to, resume_consuming
 from .handlers import EventHandler, Invalidates, measured
 from .metrics import InvalidatorMetrics

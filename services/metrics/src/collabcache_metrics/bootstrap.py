@@ -25,8 +25,8 @@ from collabcache_shared.metrics.layout import AggregateKeys
 from collabcache_shared.metrics.reader import AggregateReader
 from collabcache_shared.metrics.writer import AggregateWriter
 from collabcache_shared.settings import MetricsSettings, RedisSettings
+from collabcache_shared.streams.broker import waiting_broker
 
-from .broker import waiting_broker
 from .claims import ClaimLoop, Watched, resume_consuming
 from .consumer import (
     BatchConsumer,

@@ -5,6 +5,8 @@ failed start takes the whole application down. In an ASGI application FastStream
 brokers after the lifespan has reported startup complete, so waiting here keeps `/health`
 answering (and `/ready` saying 503) until Redis answers; then `prepare` runs (creating the
 consumer group from the stream's start) and the subscribers start.
+
+Shared by the invalidator and the metrics service (the API only publishes).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import anyio
 from faststream.redis import RedisBroker, RedisClusterBroker
 from redis.exceptions import RedisError
 
-log = logging.getLogger("collabcache_invalidator")
+log = logging.getLogger(__name__)
 
 Prepare = Callable[[], Awaitable[object]]
 
