@@ -12,39 +12,18 @@ import logging
 
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.handlers import GetHandler
-from faststream.asgi.response import JSONResponse
-from faststream.redis import RedisBroker
 from faststream.specification import AsyncAPI
 
 from collabcache_shared.settings import InvalidatorSettings, RedisSettings
+from collabcache_shared.streams.health import liveness_route, readiness_route
 
 from . import __version__
 from .bootstrap import Invalidator, build
 from .metrics import CONTENT_TYPE
 
-# How long `/ready` waits for Redis to answer PING before reporting 503.
-READY_PING_TIMEOUT = 0.5
 # How long a scrape waits for the consumer group's state (then reports it unknown).
 GROUP_STATE_TIMEOUT = 1.0
 log = logging.getLogger("collabcache_invalidator")
-
-
-def liveness_route() -> GetHandler:
-    @get(include_in_schema=False)
-    async def health() -> AsgiResponse:
-        return JSONResponse({"status": "ok"})
-
-    return health
-
-
-def readiness_route(broker: RedisBroker) -> GetHandler:
-    @get(include_in_schema=False)
-    async def ready() -> AsgiResponse:
-        if await broker.ping(timeout=READY_PING_TIMEOUT):
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "unavailable", "detail": "redis unreachable"}, 503)
-
-    return ready
 
 
 def metrics_route(invalidator: Invalidator) -> GetHandler:

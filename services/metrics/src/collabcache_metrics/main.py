@@ -16,41 +16,21 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, Request, get
 from faststream.asgi.handlers import GetHandler
 from faststream.asgi.response import JSONResponse
 from faststream.asgi.types import Receive, Scope, Send
-from faststream.redis import RedisBroker
 from faststream.specification import AsyncAPI
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from collabcache_shared.metrics.reader import WINDOWS
 from collabcache_shared.settings import MetricsSettings, RedisSettings
+from collabcache_shared.streams.health import liveness_route, readiness_route
 
 from . import __version__
 from .bootstrap import MetricsService, build
 from .stats import performance_report, stats_document
 from .web import StaticFiles
 
-# How long `/ready` waits for Redis to answer PING before reporting 503.
-READY_PING_TIMEOUT = 0.5
 DEFAULT_REPORT_WINDOW = "5m"
 NO_STORE = {"Cache-Control": "no-store"}
 log = logging.getLogger("collabcache_metrics")
-
-
-def liveness_route() -> GetHandler:
-    @get(include_in_schema=False)
-    async def health() -> AsgiResponse:
-        return JSONResponse({"status": "ok"})
-
-    return health
-
-
-def readiness_route(broker: RedisBroker) -> GetHandler:
-    @get(include_in_schema=False)
-    async def ready() -> AsgiResponse:
-        if await broker.ping(timeout=READY_PING_TIMEOUT):
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "unavailable", "detail": "redis unreachable"}, 503)
-
-    return ready
 
 
 def _unavailable() -> AsgiResponse:
