@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -48,7 +49,7 @@ class Resumes:
             raise RedisConnectionError("still down")
 
 
-async def _nothing(entry: Claimed) -> None:
+async def _nothing(entries: Sequence[Claimed]) -> None:
     return None
 
 

@@ -1,5 +1,6 @@
 """The invalidator's `InvalidationApplied` reports, without servers: what a report says, a
-bounded backlog, and a report that fails never failing the invalidation."""
+bounded backlog, a batch of reports in one script call per chunk, and a report that fails
+never failing the invalidation."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import pytest
 
+from collabcache_invalidator import reports as reports_module
 from collabcache_invalidator.handlers import measured
 from collabcache_invalidator.metrics import InvalidatorMetrics
-from collabcache_invalidator.reports import AppliedReports
+from collabcache_invalidator.reports import XADD_EACH, AppliedReports
 from collabcache_shared.cache.reporting import DATA_FIELD
-from collabcache_shared.events import InvalidationApplied
+from collabcache_shared.events import InvalidationApplied, invalidation_applied_json
 from collabcache_shared.invalidation import keys_for
 from tests.invalidator_support import RecordingStore, sample_events
 
@@ -20,12 +23,17 @@ EVENT = sample_events()["comment.added"]
 
 
 class RecordingPipe:
+    """Records the stream entries each queued `XADD_EACH` call would add."""
+
     def __init__(self) -> None:
         self.added: list[tuple[str, dict[str, Any], int]] = []
+        self.calls = 0
 
-    def xadd(self, stream: str, fields: dict[str, Any], maxlen: int, approximate: bool) -> None:
-        assert approximate
-        self.added.append((stream, fields, maxlen))
+    def execute_command(self, *args: Any) -> None:
+        command, script, key_count, stream, maxlen, field, *reports = args
+        assert (command, script, key_count) == ("EVAL", XADD_EACH, 1)
+        self.calls += 1
+        self.added += [(stream, {field: report}, maxlen) for report in reports]
 
 
 def test_a_report_says_what_was_applied_and_how_long_after_the_change() -> None:
@@ -59,8 +67,30 @@ def test_the_backlog_is_bounded_dropping_the_oldest() -> None:
 
     assert [orjson.loads(f[DATA_FIELD])["keys"] for _, f, _ in pipe.added] == [2, 3, 4]
     assert reports.dropped == 2
-    reports.sent([1, RuntimeError("xadd failed"), 1])
-    assert reports.dropped == 3
+    reports.sent([RuntimeError("script failed")])  # its call carried the 3 reports
+    assert reports.dropped == 5
+
+
+def test_reports_go_in_one_call_per_chunk_and_a_failed_call_drops_only_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reports_module, "CHUNK", 2)
+    reports = AppliedReports("s", maxlen=100)
+    for keys in range(5):
+        reports.record(EVENT, keys, 0.0)
+    pipe = RecordingPipe()
+
+    assert reports.drain_into(pipe) == 5 and pipe.calls == 3
+    assert [orjson.loads(f[DATA_FIELD])["keys"] for _, f, _ in pipe.added] == [0, 1, 2, 3, 4]
+    reports.sent([2, RuntimeError("script failed"), 1])
+    assert reports.dropped == 2
+
+
+@pytest.mark.parametrize("lag_ms", [0.0, 0.001, 1234.5, 86_400_000.125, 1e20])
+def test_a_report_is_encoded_exactly_as_its_model_would_be(lag_ms: float) -> None:
+    fields = {"at_ms": 1_767_225_600_000, "event_type": "team.changed.v1", "keys": 3}
+    expected = InvalidationApplied(**fields, lag_ms=lag_ms).model_dump_json().encode()
+    assert invalidation_applied_json(**fields, lag_ms=lag_ms) == expected
 
 
 async def test_a_failing_report_never_fails_the_invalidation() -> None:

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 # Stream names are relative to the deployment's key prefix (`KeySpace.stream(...)`).
@@ -135,8 +136,25 @@ class InvalidationApplied(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    type: Literal["invalidation.applied.v1"] = "invalidation.applied.v1"
+    type: Literal["invalidation.applied.v1"] = "invalidation.applied.v1"  # INVALIDATION_APPLIED
     at_ms: int  # when its cache entries were invalidated
     event_type: str  # the domain event's type, e.g. "membership.changed.v1"
     keys: int  # how many cache entries it invalidated
     lag_ms: float  # from the change (`DomainEvent.occurred_at`) to `at_ms`
+
+
+INVALIDATION_APPLIED = "invalidation.applied.v1"
+
+
+def invalidation_applied_json(at_ms: int, event_type: str, keys: int, lag_ms: float) -> bytes:
+    """`InvalidationApplied(...).model_dump_json()`, as bytes, without building the model (the
+    invalidator reports every event it applies); the same fields in the same order."""
+    return orjson.dumps(
+        {
+            "type": INVALIDATION_APPLIED,
+            "at_ms": at_ms,
+            "event_type": event_type,
+            "keys": keys,
+            "lag_ms": lag_ms,
+        }
+    )

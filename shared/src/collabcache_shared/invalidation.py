@@ -10,7 +10,6 @@ rule. The analytics families are marked stale rather than deleted (see `FamilyPo
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 
 from .cache.keys import CacheKey, Family
@@ -29,8 +28,8 @@ from .events import (
 F = Family
 
 
-def _k(family: Family, *ids: uuid.UUID) -> CacheKey:
-    return CacheKey.of(family, *ids)
+_k = CacheKey.of  # (a family, its ids): ids are validated, as everywhere
+_SYSTEM_STATS = CacheKey.of(F.SYSTEM_STATS)
 
 
 def _membership(e: MembershipChanged) -> list[CacheKey]:
@@ -122,7 +121,9 @@ RULES: dict[type[_Payload], Callable[..., list[CacheKey]]] = {
 
 def keys_for(payload: _Payload) -> list[CacheKey]:
     """Every cache entry a change affects (always including the platform statistics)."""
-    return [*RULES[type(payload)](payload), _k(F.SYSTEM_STATS)]
+    keys = RULES[type(payload)](payload)
+    keys.append(_SYSTEM_STATS)
+    return keys
 
 
 def keys_for_events(events: Iterable[DomainEvent | _Payload]) -> set[CacheKey]:

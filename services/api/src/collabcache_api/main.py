@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import logging
+from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 
 from collabcache_shared.settings import ApiSettings, CacheSettings, OutboxSettings, RedisSettings
+from collabcache_shared.telemetry import tracing
+from collabcache_shared.telemetry.logs import configure_logging
+from collabcache_shared.telemetry.settings import TelemetrySettings
 
 from .admin.endpoints import router as admin_router
 from .analytics.endpoints import router as analytics_router
-from .bootstrap import make_lifespan
+from .bootstrap import instrument_app, make_lifespan
 from .comments.endpoints import router as comments_router
 from .deps import ContainerDep
 from .errors import install_error_handlers
@@ -23,6 +27,14 @@ from .users.endpoints import router as users_router
 
 # Headers the browser may read from cross-origin responses (cache state and revalidation).
 EXPOSED_HEADERS = ["ETag", "X-Cache", "Age", "Cache-Control", "X-Request-ID"]
+SERVICE_NAME = "collabcache-api"
+
+
+def service_version() -> str:
+    try:
+        return version(SERVICE_NAME)
+    except PackageNotFoundError:
+        return "0.0.0"
 
 
 def create_app(
@@ -30,15 +42,30 @@ def create_app(
     redis_settings: RedisSettings | None = None,
     cache_settings: CacheSettings | None = None,
     outbox_settings: OutboxSettings | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
+    """`tracer_provider`: the spans' destination (a test's); without one, the environment's
+    (`OTEL_EXPORTER_OTLP_ENDPOINT`), made the global provider, or none: tracing off."""
     settings = settings or ApiSettings()
     redis_settings = redis_settings or RedisSettings()
     cache_settings = cache_settings or CacheSettings()
+    owned = tracer_provider is None
+    if tracer_provider is None:
+        tracer_provider = tracing.from_environment(SERVICE_NAME, service_version())
+    lifespan = make_lifespan(
+        settings,
+        redis_settings,
+        cache_settings,
+        outbox_settings,
+        tracer_provider,
+        owns_tracer_provider=owned,
+    )
     app = FastAPI(
         title="collabcache API",
         version="0.1.0",
         description="Research collaboration API whose reads come from Redis and never go stale.",
-        lifespan=make_lifespan(settings, redis_settings, cache_settings, outbox_settings),
+        lifespan=lifespan,
     )
     app.add_middleware(
         CORSMiddleware,
@@ -71,6 +98,7 @@ def create_app(
             await conn.execute(text("SELECT 1"))
         return {"status": "ready"}
 
+    instrument_app(app, tracer_provider)
     return app
 
 
@@ -78,11 +106,12 @@ def run() -> None:
     import uvicorn
 
     settings = ApiSettings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(TelemetrySettings(), SERVICE_NAME)
     uvicorn.run(
         "collabcache_api.main:create_app",
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
         proxy_headers=True,
+        log_config=None,  # uvicorn's loggers propagate to the root handler configured above
     )

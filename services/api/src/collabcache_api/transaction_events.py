@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collabcache_shared.events import DomainEvent
+from collabcache_shared.telemetry.propagation import current_traceparent
 
 # W3C trace context: version-traceid-parentid-flags, lowercase hex.
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -27,10 +28,13 @@ async def of_current_transaction(session: AsyncSession) -> list[DomainEvent]:
     return [DomainEvent.model_validate_json(row) for row in rows]
 
 
-async def carry_trace_context(session: AsyncSession, traceparent: str | None) -> None:
+async def carry_trace_context(session: AsyncSession, incoming: str | None) -> None:
     """Let this transaction's events carry the request's trace context (read by the triggers).
 
+    With tracing on, that is the span handling the request (which continues `incoming`, the
+    request's `traceparent` header, if it had one); with tracing off, the header as received.
     `set_config(..., true)` lasts until the transaction ends; a malformed header is ignored.
     """
+    traceparent = current_traceparent() or incoming
     if traceparent and _TRACEPARENT.match(traceparent):
         await session.execute(_SET_TRACEPARENT, {"traceparent": traceparent})

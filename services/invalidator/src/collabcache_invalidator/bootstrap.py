@@ -1,16 +1,19 @@
 """The composition root: settings, the Redis client, the entry store, the broker and its one
-subscriber, the settlement middleware and the claim loop, wired once. Building connects to
-nothing; the application's lifespan starts and stops what needs it.
+(batch) subscriber, the settlement middleware, the claim loop and tracing, wired once.
+Building connects to nothing; the application's lifespan starts and stops what needs it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
-from faststream.redis.subscriber.usecases.stream_subscriber import StreamSubscriber
+from faststream.redis.opentelemetry import RedisTelemetryMiddleware
+from faststream.redis.subscriber.usecases.stream_subscriber import StreamBatchSubscriber
+from opentelemetry.trace import TracerProvider
 
 from collabcache_shared.cache.client import make_redis
 from collabcache_shared.cache.keys import KeySpace
@@ -19,17 +22,21 @@ from collabcache_shared.events import INVALIDATION_EVENTS_STREAM, DomainEvent
 from collabcache_shared.settings import InvalidatorSettings, RedisSettings
 from collabcache_shared.streams.broker import waiting_broker
 
+from .batches import BatchApplier
 from .claims import ClaimLoop, redeliver_to, resume_consuming
-from .handlers import EventHandler, Invalidates, measured
+from .decoding import EventBatch, batch_parser, valid_events
+from .handlers import Invalidates
 from .metrics import InvalidatorMetrics
 from .reports import AppliedReports
 from .settlement import Settlement
 from .streams import EventStream, StreamNames, unique_consumer_name
+from .tracing import EventTracing
 
 SUBSCRIBER_DESCRIPTION = (
     "Every domain event (a committed change, published by the API's outbox relay) invalidates "
     "the cache entries it affects: `collabcache_shared.invalidation.keys_for(event.payload)`. "
-    "Consumer group `invalidator`; an entry is acknowledged once its entries are deleted; a "
+    "Consumer group `invalidator`, read in batches (`INVALIDATOR_BATCH_SIZE`): a batch's "
+    "entries are invalidated in one pipeline and acknowledged in one XACK once deleted; a "
     "failing one is retried after the claim idle time and, after max deliveries (or at once "
     "when it is not a DomainEvent), copied to `<prefix>:stream:domain-events:dead-letter` "
     "with its original fields and `dlq:error`, `dlq:reason`, `dlq:id`, `dlq:deliveries`."
@@ -48,7 +55,7 @@ class Invalidator:
     metrics: InvalidatorMetrics
     settlement: Settlement
     broker: RedisBroker
-    subscriber: StreamSubscriber
+    subscriber: StreamBatchSubscriber
     claims: ClaimLoop
     reports: AppliedReports | None = None  # for the metrics service (None: switched off)
 
@@ -63,22 +70,35 @@ class Invalidator:
 
 
 def subscribe(
-    broker: RedisBroker, names: StreamNames, handle: EventHandler, batch_size: int
-) -> StreamSubscriber:
-    """The domain-events subscriber: acknowledgement is `Settlement`'s (manual here)."""
+    broker: RedisBroker, names: StreamNames, apply: BatchApplier, batch_size: int
+) -> StreamBatchSubscriber:
+    """The domain-events subscriber, a batch (up to `batch_size` entries) per read, each entry
+    decoded on its own; `apply` settles every entry (acknowledgement is manual)."""
     subscriber = broker.subscriber(
         stream=StreamSub(
-            names.stream, group=names.group, consumer=names.consumer, max_records=batch_size
+            names.stream,
+            group=names.group,
+            consumer=names.consumer,
+            batch=True,
+            max_records=batch_size,
         ),
         ack_policy=AckPolicy.MANUAL,
         no_reply=True,
+        parser=batch_parser(broker.message_format),
+        decoder=valid_events,
         title="invalidate-cache",
         description=SUBSCRIBER_DESCRIPTION,
     )
 
     @subscriber
-    async def invalidate_cache(event: DomainEvent) -> None:
-        await handle(event)
+    async def invalidate_cache(events: list[DomainEvent]) -> None:
+        # `events` (the batch's DomainEvents) is what the subscriber documents; the batch
+        # message also has the entries that are not DomainEvents, and every entry's id. (Read
+        # here: a `Context` parameter would be resolved in a worker thread, every batch; the
+        # broker's context is the application's once one runs it.)
+        batch = broker.context.get_local("message")
+        assert isinstance(batch, EventBatch)
+        await apply(batch.deliveries)
 
     return subscriber
 
@@ -90,15 +110,26 @@ def _redis_for_invalidator(redis: RedisSettings, settings: InvalidatorSettings) 
     return make_redis(redis.model_copy(update={"socket_timeout": timeout}))
 
 
+def _middlewares(settlement: Settlement, provider: TracerProvider | None) -> list[Any]:
+    """Telemetry outermost: its span covers the whole batch, settlement included."""
+    settle: list[Any] = [settlement]
+    if provider is None:
+        return settle
+    return [RedisTelemetryMiddleware(tracer_provider=provider), *settle]
+
+
 def build(
     redis_settings: RedisSettings | None = None,
     settings: InvalidatorSettings | None = None,
     *,
     consumer: str | None = None,
     store: Invalidates | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> Invalidator:
     """Wire the service. `consumer` names this process in the group (unique by default);
-    `store` replaces the entry store (tests)."""
+    `store` replaces the entry store (tests). With a `tracer_provider`, FastStream traces each
+    batch and each applied event has a span (see `tracing`); without one, events are traced
+    only if the process set a global provider, and FastStream not at all."""
     redis_settings = redis_settings or RedisSettings()
     settings = settings or InvalidatorSettings()
     keyspace = KeySpace(prefix=redis_settings.key_prefix)
@@ -117,13 +148,19 @@ def build(
         redis_settings.dsn,
         cluster=redis_settings.cluster,
         prepare=stream.ensure_group,
-        middlewares=[settlement],
+        middlewares=_middlewares(settlement, tracer_provider),
         graceful_timeout=5.0,
         log_level=logging.DEBUG,  # one line per message at INFO would be most of the work
         description="The deployment's Redis: streams are under the key prefix (`cc` here).",
     )
-    handle = measured(store, metrics, report=reports.record if reports else None)
-    subscriber = subscribe(broker, names, handle, settings.batch_size)
+    apply = BatchApplier(
+        store,
+        metrics,
+        settlement,
+        EventTracing(tracer_provider),
+        report=reports.record if reports else None,
+    )
+    subscriber = subscribe(broker, names, apply, settings.batch_size)
     claims = ClaimLoop(
         stream,
         settlement,

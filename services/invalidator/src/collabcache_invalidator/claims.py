@@ -3,9 +3,9 @@ are claimed by a live consumer once idle for `claim_idle_ms`, and handled again.
 
 FastStream 0.7 cannot do this beside a subscriber that reads new entries on Redis 7 (its
 `min_idle_time` subscriber only claims; `claim_min_idle_time` needs Redis 8.4), so this loop
-runs beside it: XAUTOCLAIM a batch, then hand each entry to the same subscriber as if it had
-just been read, so it goes through the same handler and `Settlement`. An entry delivered more
-than `max_deliveries` times is dead-lettered without another try.
+runs beside it: XAUTOCLAIM a batch, then hand its entries to the same subscriber as one batch,
+as if it had just read them, so they go through the same handler and `Settlement`. An entry
+delivered more than `max_deliveries` times is dead-lettered without another try.
 
 The loop also gets the subscriber reading again once Redis answers after a failure (see
 `resume_consuming`): FastStream's stream subscriber stops for good when the group is gone (a
@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from faststream.redis.message import DefaultStreamMessage
+from faststream.redis.message import BatchStreamMessage
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -33,7 +33,7 @@ STOP_RETRY_SECONDS = 1.0  # how often stop() cancels again a loop that absorbed 
 log = logging.getLogger("collabcache_invalidator")
 SCAN_START = b"0-0"
 
-Redeliver = Callable[[Claimed], Awaitable[None]]
+Redeliver = Callable[[Sequence[Claimed]], Awaitable[None]]
 Resume = Callable[[], Awaitable[None]]
 
 
@@ -58,11 +58,14 @@ class KeepsGroup(Protocol):
 
 
 def redeliver_to(subscriber: Consumes, stream: str) -> Redeliver:
-    """Feed a claimed entry to the subscriber exactly as its own read would."""
+    """Feed claimed entries to the (batch) subscriber exactly as its own read would."""
 
-    async def redeliver(entry: Claimed) -> None:
-        message = DefaultStreamMessage(
-            type="stream", channel=stream, message_ids=[entry.id], data=entry.fields
+    async def redeliver(entries: Sequence[Claimed]) -> None:
+        message = BatchStreamMessage(
+            type="bstream",
+            channel=stream,
+            message_ids=[entry.id for entry in entries],
+            data=[entry.fields for entry in entries],
         )
         await subscriber.consume(message)
 
@@ -127,12 +130,15 @@ class ClaimLoop:
             log.warning(
                 "%d pending entries were trimmed from the stream unprocessed", batch.deleted
             )
+        retried = []
         for entry in batch.entries:
             self.metrics.claimed.inc()
             if entry.deliveries > self.settlement.max_deliveries:
                 await self.settlement.abandon(entry)
             else:
-                await self.redeliver(entry)
+                retried.append(entry)
+        if retried:
+            await self.redeliver(retried)
         return len(batch.entries)
 
     async def run(self) -> None:

@@ -1,4 +1,4 @@
-"""What the invalidator does with a domain event: plain functions of the event and their
+"""What the invalidator does with domain events: plain functions of the events and their
 dependencies, so they run the same under FastStream, in the claim loop and in a test.
 """
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 from collabcache_shared.cache.keys import CacheKey
@@ -34,6 +34,17 @@ async def apply(event: DomainEvent, store: Invalidates, at_ms: int | None = None
     return await store.invalidate(keys_for(event.payload), now_ms() if at_ms is None else at_ms)
 
 
+async def apply_batch(
+    events: Sequence[DomainEvent], store: Invalidates, at_ms: int | None = None
+) -> list[int]:
+    """Invalidate the union of the events' entries (each entry once, analytics marked stale
+    as for one event) in one pipelined round trip; returns each event's own count (the
+    entries it affects), in order. All or nothing: on failure, none counts as applied."""
+    affected = [set(keys_for(event.payload)) for event in events]
+    await store.invalidate(set().union(*affected), now_ms() if at_ms is None else at_ms)
+    return [len(keys) for keys in affected]
+
+
 EventHandler = Callable[[DomainEvent], Awaitable[int]]
 # Records an applied event for the metrics service: (event, entries invalidated, when).
 Report = Callable[[DomainEvent, int, float], None]
@@ -51,13 +62,24 @@ def measured(
     async def handle(event: DomainEvent) -> int:
         started = clock()
         count = await apply(event, store, int(started * 1000))
-        finished = clock()
-        metrics.applied(event, count, finished)
-        if report is not None:
-            try:
-                report(event, count, finished)
-            except Exception:
-                log.warning("could not report invalidation %s", event.id, exc_info=True)
+        record_applied([(event, count)], clock(), metrics, report)
         return count
 
     return handle
+
+
+def record_applied(
+    applied: Sequence[tuple[DomainEvent, int]],
+    at: float,
+    metrics: InvalidatorMetrics,
+    report: Report | None,
+) -> None:
+    """Metrics (and reports, if any) of events applied at `at`, each with its entry count."""
+    metrics.applied_batch(applied, at)
+    if report is None:
+        return
+    for event, count in applied:
+        try:
+            report(event, count, at)
+        except Exception:
+            log.warning("could not report invalidation %s", event.id, exc_info=True)

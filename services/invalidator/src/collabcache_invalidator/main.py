@@ -13,9 +13,13 @@ import logging
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.handlers import GetHandler
 from faststream.specification import AsyncAPI
+from opentelemetry.sdk.trace import TracerProvider
 
 from collabcache_shared.settings import InvalidatorSettings, RedisSettings
 from collabcache_shared.streams.health import liveness_route, readiness_route
+from collabcache_shared.telemetry import tracing
+from collabcache_shared.telemetry.logs import configure_logging
+from collabcache_shared.telemetry.settings import TelemetrySettings
 
 from . import __version__
 from .bootstrap import Invalidator, build
@@ -23,6 +27,7 @@ from .metrics import CONTENT_TYPE
 
 # How long a scrape waits for the consumer group's state (then reports it unknown).
 GROUP_STATE_TIMEOUT = 1.0
+SERVICE_NAME = "collabcache-invalidator"
 log = logging.getLogger("collabcache_invalidator")
 
 
@@ -50,9 +55,18 @@ def specification() -> AsyncAPI:
     )
 
 
-def app_of(invalidator: Invalidator) -> AsgiFastStream:
+def app_of(
+    invalidator: Invalidator, *, tracer_provider: TracerProvider | None = None
+) -> AsgiFastStream:
     """The application around a wired invalidator: the claim loop runs once the broker has
-    started (Redis answered, the group exists) and stops before the broker does."""
+    started (Redis answered, the group exists) and stops before the broker does. A
+    `tracer_provider` given here is the app's: shut down (its last spans sent) at the end."""
+
+    async def close() -> None:
+        await invalidator.close()
+        if tracer_provider is not None:
+            await asyncio.to_thread(tracing.shutdown, tracer_provider)
+
     return AsgiFastStream(
         invalidator.broker,
         asgi_routes=[
@@ -62,7 +76,7 @@ def app_of(invalidator: Invalidator) -> AsgiFastStream:
         ],
         after_startup=[invalidator.start_claims],
         on_shutdown=[invalidator.stop_claims],
-        after_shutdown=[invalidator.close],
+        after_shutdown=[close],
         specification=specification(),
     )
 
@@ -70,18 +84,23 @@ def app_of(invalidator: Invalidator) -> AsgiFastStream:
 def create_app(
     redis_settings: RedisSettings | None = None, settings: InvalidatorSettings | None = None
 ) -> AsgiFastStream:
-    """Build the application; nothing connects until the ASGI lifespan starts it."""
-    return app_of(build(redis_settings, settings))
+    """Build the application; nothing connects until the ASGI lifespan starts it. Tracing is
+    the environment's (`OTEL_EXPORTER_OTLP_ENDPOINT`; none: off)."""
+    provider = tracing.from_environment(SERVICE_NAME, __version__)
+    invalidator = build(redis_settings, settings, tracer_provider=provider)
+    tracing.instrument_redis(invalidator.redis, provider)
+    return app_of(invalidator, tracer_provider=provider)
 
 
 def run() -> None:
     import uvicorn
 
     settings = InvalidatorSettings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(TelemetrySettings(), SERVICE_NAME)
     uvicorn.run(
         "collabcache_invalidator.main:create_app",
         factory=True,
         host=settings.http_host,
         port=settings.http_port,
+        log_config=None,  # uvicorn's loggers propagate to the root handler configured above
     )

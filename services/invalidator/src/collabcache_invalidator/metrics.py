@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import math
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -56,9 +58,15 @@ class InvalidatorMetrics:
         )
 
     def applied(self, event: DomainEvent, keys: int, now: float) -> None:
-        self.events.labels(type=event.type).inc()
-        self.keys.inc(keys)
-        self.lag.observe(max(0.0, now - event.occurred_at.timestamp()))
+        self.applied_batch([(event, keys)], now)
+
+    def applied_batch(self, applied: Sequence[tuple[DomainEvent, int]], now: float) -> None:
+        """Events applied at `now`, each with its entry count (one counter update a type)."""
+        for event_type, count in collections.Counter(e.type for e, _ in applied).items():
+            self.events.labels(type=event_type).inc(count)
+        self.keys.inc(sum(keys for _, keys in applied))
+        for event, _ in applied:
+            self.lag.observe(max(0.0, now - event.occurred_at.timestamp()))
 
     def observe_group(self, state: GroupState | None) -> None:
         """The group's backlog; unknown (NaN) when Redis could not be asked."""

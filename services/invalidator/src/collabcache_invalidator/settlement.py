@@ -1,21 +1,22 @@
 """How each delivery ends: acknowledged, left pending for a retry, or dead-lettered.
 
-`Settlement` is a FastStream middleware (the subscriber runs with `AckPolicy.MANUAL`), so it
-sees every delivery, whether read by the subscriber or handed over by the claim loop, and
-whether it failed in the handler or before it (not JSON, not a `DomainEvent`):
+The subscriber (`AckPolicy.MANUAL`) settles each entry of a batch through `Settlement`
+(`batches.BatchApplier`), whether read by the subscriber or handed over by the claim loop:
 
-- handled: XACK, only now that the entries are deleted;
+- handled: XACK, only once its entries are deleted (a batch's entries in one XACK);
 - not a valid DomainEvent: dead-lettered at once (retrying cannot fix it), then acknowledged;
 - failed: left pending; the claim loop redelivers it once it has been idle for the claim idle
   time; the delivery that fails for the `max_deliveries`-th time dead-letters it instead.
+
+`Settlement` is also a FastStream middleware: a batch whose handling failed past all that
+(its acknowledgement, say) is logged, and its entries stay pending for the claim loop, which
+dead-letters an entry delivered more than `max_deliveries` times without trying it again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from faststream import BaseMiddleware
@@ -50,13 +51,6 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
 
 
-def entry_of(raw: Mapping[str, Any]) -> tuple[bytes, Fields]:
-    """The stream entry id and fields of a raw FastStream stream message (no id under
-    FastStream's TestRedisBroker, which never writes to Redis)."""
-    ids = raw.get("message_ids") or [b""]
-    return ids[0], raw.get("data") or {}
-
-
 class Settlement:
     def __init__(self, stream: StreamOps, max_deliveries: int, metrics: InvalidatorMetrics) -> None:
         self.stream = stream
@@ -64,12 +58,14 @@ class Settlement:
         self.metrics = metrics
 
     def __call__(self, msg: Any, /, *, context: Any) -> BaseMiddleware:
-        """FastStream builds one middleware per message through this."""
-        return _Settle(msg, context=context, settlement=self)
+        """FastStream builds one middleware per message (a batch) through this."""
+        return _Settle(msg, context=context)
 
-    async def succeeded(self, entry_id: bytes) -> None:
-        if entry_id:
-            await self.stream.ack(entry_id)
+    async def succeeded(self, *entry_ids: bytes) -> None:
+        """One XACK for them all (no id: FastStream's TestRedisBroker writes no entries)."""
+        ids = [i for i in entry_ids if i]
+        if ids:
+            await self.stream.ack(*ids)
 
     async def failed(self, entry_id: bytes, fields: Fields, exc: Exception) -> None:
         deliveries = await self.stream.deliveries(entry_id) if entry_id else 1
@@ -106,26 +102,18 @@ class Settlement:
 
 
 class _Settle(BaseMiddleware):
-    def __init__(self, msg: Any, /, *, context: Any, settlement: Settlement) -> None:
-        super().__init__(msg, context=context)
-        self.settlement = settlement
-
     async def after_processed(
         self,
         exc_type: type[BaseException] | None = None,
         exc_val: BaseException | None = None,
         exc_tb: Any = None,
     ) -> bool:
-        if exc_val is not None and (
-            isinstance(exc_val, asyncio.CancelledError) or not isinstance(exc_val, Exception)
-        ):
-            return False  # shutting down: the entry stays pending for whoever runs next
-        entry_id, fields = entry_of(self.msg if isinstance(self.msg, dict) else {})
-        try:
-            if exc_val is None:
-                await self.settlement.succeeded(entry_id)
-            else:
-                await self.settlement.failed(entry_id, fields, exc_val)
-        except Exception:
-            log.exception("could not settle event %s: it stays pending", entry_id or b"-")
-        return exc_val is not None
+        if exc_val is None or not isinstance(exc_val, Exception):
+            return False  # settled by the handler, or shutting down: pending for whoever runs
+        raw = self.msg if isinstance(self.msg, dict) else {}
+        log.error(
+            "a batch of %d entries could not be settled: they stay pending for a retry",
+            len(raw.get("message_ids") or ()),
+            exc_info=exc_val,
+        )
+        return True

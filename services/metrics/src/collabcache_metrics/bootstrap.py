@@ -16,6 +16,7 @@ from faststream.redis.annotations import RedisBatchStreamMessage
 from faststream.redis.message import FAKE_CONSUMER
 from faststream.redis.message import RedisBatchStreamMessage as RedisBatchMessage
 from faststream.redis.subscriber.usecases.stream_subscriber import StreamBatchSubscriber
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from collabcache_shared.cache.client import make_redis
@@ -26,6 +27,7 @@ from collabcache_shared.metrics.reader import AggregateReader
 from collabcache_shared.metrics.writer import AggregateWriter
 from collabcache_shared.settings import MetricsSettings, RedisSettings
 from collabcache_shared.streams.broker import waiting_broker
+from collabcache_shared.telemetry import tracing
 
 from .claims import ClaimLoop, Watched, resume_consuming
 from .consumer import (
@@ -141,13 +143,17 @@ def build(
     settings: MetricsSettings | None = None,
     *,
     consumer: str | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> MetricsService:
-    """Wire the service. `consumer` names this process in the groups (unique by default)."""
+    """Wire the service. `consumer` names this process in the groups (unique by default);
+    with a `tracer_provider`, each batch consumed is a span (linked to the traces its entries
+    carry) and each Redis command within it a child span."""
     redis_settings = redis_settings or RedisSettings()
     settings = settings or MetricsSettings()
     keyspace = KeySpace(prefix=redis_settings.key_prefix)
     consumer = consumer or unique_consumer_name()
     redis = _redis_for_metrics(redis_settings, settings)
+    tracing.instrument_redis(redis, tracer_provider)
     registry = CollectorRegistry()
     metrics = ServiceMetrics(registry)
     folders: list[tuple[StreamNames, Folder]] = [
@@ -177,6 +183,7 @@ def build(
         redis_settings.dsn,
         cluster=redis_settings.cluster,
         prepare=prepare,
+        middlewares=tracing.broker_middlewares(tracer_provider),
         graceful_timeout=5.0,
         log_level=logging.DEBUG,  # one line per batch at INFO would be noise
         description="The deployment's Redis: streams are under the key prefix (`cc` here).",

@@ -9,6 +9,7 @@ aggregates are wired in `bootstrap`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -17,11 +18,15 @@ from faststream.asgi.handlers import GetHandler
 from faststream.asgi.response import JSONResponse
 from faststream.asgi.types import Receive, Scope, Send
 from faststream.specification import AsyncAPI
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from collabcache_shared.metrics.reader import WINDOWS
 from collabcache_shared.settings import MetricsSettings, RedisSettings
 from collabcache_shared.streams.health import liveness_route, readiness_route
+from collabcache_shared.telemetry import tracing
+from collabcache_shared.telemetry.logs import configure_logging
+from collabcache_shared.telemetry.settings import TelemetrySettings
 
 from . import __version__
 from .bootstrap import MetricsService, build
@@ -30,6 +35,7 @@ from .web import StaticFiles
 
 DEFAULT_REPORT_WINDOW = "5m"
 NO_STORE = {"Cache-Control": "no-store"}
+SERVICE_NAME = "collabcache-metrics"
 log = logging.getLogger("collabcache_metrics")
 
 
@@ -105,10 +111,22 @@ class MetricsApp(AsgiFastStream):
         await super().not_found(scope, receive, send)
 
 
-def app_of(service: MetricsService, static: StaticFiles | None = None) -> MetricsApp:
+def app_of(
+    service: MetricsService,
+    static: StaticFiles | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
+) -> MetricsApp:
     """The application around a wired service: the claim loop runs once the broker has started
-    (Redis answered, the groups exist) and stops before the broker does."""
+    (Redis answered, the groups exist) and stops before the broker does. A `tracer_provider`
+    given here is the app's: shut down (its last spans sent) once everything else stopped."""
     static = static or StaticFiles()
+
+    async def close() -> None:
+        await service.close()
+        if tracer_provider is not None:
+            await asyncio.to_thread(tracing.shutdown, tracer_provider)
+
     return MetricsApp(
         service.broker,
         static=static,
@@ -122,7 +140,7 @@ def app_of(service: MetricsService, static: StaticFiles | None = None) -> Metric
         ],
         after_startup=[service.start_claims],
         on_shutdown=[service.stop_claims],
-        after_shutdown=[service.close],
+        after_shutdown=[close],
         specification=specification(),
     )
 
@@ -130,18 +148,23 @@ def app_of(service: MetricsService, static: StaticFiles | None = None) -> Metric
 def create_app(
     redis_settings: RedisSettings | None = None, settings: MetricsSettings | None = None
 ) -> AsgiFastStream:
-    """Build the application; nothing connects until the ASGI lifespan starts it."""
-    return app_of(build(redis_settings, settings))
+    """Build the application; nothing connects until the ASGI lifespan starts it. Tracing is
+    the environment's (`OTEL_EXPORTER_OTLP_ENDPOINT`; none: off)."""
+    provider = tracing.from_environment(SERVICE_NAME, __version__)
+    return app_of(
+        build(redis_settings, settings, tracer_provider=provider), tracer_provider=provider
+    )
 
 
 def run() -> None:
     import uvicorn
 
     settings = MetricsSettings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(TelemetrySettings(), SERVICE_NAME)
     uvicorn.run(
         "collabcache_metrics.main:create_app",
         factory=True,
         host=settings.http_host,
         port=settings.http_port,
+        log_config=None,  # uvicorn's loggers propagate to the root handler configured above
     )

@@ -3,8 +3,9 @@
 Every key is `<prefix>:v<SCHEMA_VERSION>:{<scope>}:<suffix>`. An entry is a Redis hash holding
 every variant of one scope (each page of a paginated list is a field), so invalidating a scope
 removes every page of it with one `UNLINK`, and every cache operation touches one key: a single
-hash slot, hence Redis Cluster safe by construction. The braces are a hash tag, so a scope and
-anything later derived from it stay in one slot.
+hash slot, hence Redis Cluster safe by construction (`EntryStore.invalidate` sends many keys
+in one command only to a standalone Redis, where there are no slots). The braces are a hash
+tag, so a scope and anything later derived from it stay in one slot.
 
 Identifiers never reach a key unvalidated: every id is parsed as a UUID (a `*`, `:` or `{` in
 a request cannot widen a pattern or split a hash tag).
@@ -76,6 +77,13 @@ class InvalidIdentifier(ValueError):
     """An identifier that is not a UUID: refused before it could reach a key."""
 
 
+# Keys already made from one UUID, by family and the UUID's value: `str(UUID)` and a frozen
+# dataclass are slow Python, and the invalidator makes the same organizations', studies',
+# teams' and users' keys over and over. Emptied when full (a few MB at most).
+_ONE_ID_KEYS: dict[tuple[Family, int], CacheKey] = {}
+_ONE_ID_KEYS_SIZE = 50_000
+
+
 def _canonical(identifier: uuid.UUID | str) -> str:
     if isinstance(identifier, uuid.UUID):
         return str(identifier)
@@ -97,7 +105,9 @@ class CacheKey:
         policy = POLICIES[family]
         if len(ids) != policy.id_count:
             raise InvalidIdentifier(f"{family} takes {policy.id_count} identifier(s)")
-        return cls(family, tuple(_canonical(i) for i in ids))
+        if len(ids) == 1 and type(ids[0]) is uuid.UUID:
+            return _of_one_uuid(family, ids[0])
+        return cls(family, tuple([_canonical(i) for i in ids]))
 
     @property
     def policy(self) -> FamilyPolicy:
@@ -106,6 +116,16 @@ class CacheKey:
     @property
     def scope(self) -> str:
         return self.policy.template.format(*self.ids)
+
+
+def _of_one_uuid(family: Family, identifier: uuid.UUID) -> CacheKey:
+    made = (family, identifier.int)
+    key = _ONE_ID_KEYS.get(made)
+    if key is None:
+        if len(_ONE_ID_KEYS) >= _ONE_ID_KEYS_SIZE:
+            _ONE_ID_KEYS.clear()
+        key = _ONE_ID_KEYS[made] = CacheKey(family, (str(identifier),))
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +140,8 @@ class KeySpace:
         return f"{self.prefix}:v{self.version}"
 
     def entry(self, key: CacheKey) -> str:
-        return f"{self.root}:{{{key.scope}}}"
+        scope = POLICIES[key.family].template.format(*key.ids)  # `key.scope`, inlined (hot)
+        return f"{self.prefix}:v{self.version}:{{{scope}}}"
 
     def generation(self, family: Family) -> str:
         """The family's generation counter: bumping it retires every entry of the family."""

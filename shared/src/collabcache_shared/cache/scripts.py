@@ -1,4 +1,5 @@
-"""The Lua scripts behind leases, fills and stale marks. Each touches exactly one key.
+"""The Lua scripts behind leases, fills and stale marks. Each touches exactly one key, but
+`MARK_STALE_ALL`, which the entry store runs only on a standalone Redis (all keys on one node).
 
 Leases close the stale-set race ("Scaling Memcache at Facebook", section 3.2.1): a reader that
 misses takes a lease on the variant; an invalidation deletes the entry and with it the lease,
@@ -7,6 +8,8 @@ The same lease tells other readers that a load is in flight (no stampede).
 """
 
 from __future__ import annotations
+
+import hashlib
 
 # KEYS[1] entry; ARGV: variant, token, now_ms, lease_ms, generation, ttl_ms, mode.
 # mode "miss": refuse if a valid fresh value is there; "refresh": take a free lease even if
@@ -76,4 +79,19 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HINCRBY', KEYS[1], 'g', 1)
 redis.call('HSETNX', KEYS[1], 's', ARGV[1])
 return 1
+"""
+MARK_STALE_SHA = hashlib.sha1(MARK_STALE.encode(), usedforsecurity=False).hexdigest()  # for EVALSHA
+
+# KEYS: entries; ARGV: now_ms. `MARK_STALE` on each key, in one call (standalone Redis only:
+# the keys are in many hash slots). Returns how many existed.
+MARK_STALE_ALL = """
+local marked = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HINCRBY', key, 'g', 1)
+    redis.call('HSETNX', key, 's', ARGV[1])
+    marked = marked + 1
+  end
+end
+return marked
 """

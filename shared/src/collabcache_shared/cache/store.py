@@ -2,7 +2,8 @@
 
 `lookup` is the hot path: for each requested entry one `HMGET` of its value and stale mark
 and one `GET` of its family generation, all in one pipeline, so a hit (authorization record
-and response together) costs one round trip.
+and response together) costs one round trip. `invalidate` is the invalidator's: a batch of
+events' entries in a few commands on a standalone Redis, one command per entry on a cluster.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import NoScriptError
 
 from . import scripts
 from .entry import DATA, STALE_SINCE, Entry
@@ -99,22 +101,54 @@ class EntryStore:
 
     async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int:
         """Drop entries (every variant, every lease) in one pipelined round trip; families
-        that may be served stale are marked stale instead."""
+        that may be served stale are marked stale instead. Returns how many entries.
+
+        On a standalone Redis that is one multi-key `UNLINK` and one `MARK_STALE_ALL` call
+        whatever the number of keys; on a cluster (keys in many hash slots) one `UNLINK` and
+        one `EVALSHA` of `MARK_STALE` per key, each on one key (the script is loaded again on
+        the node that answers NOSCRIPT)."""
+        dropped: set[str] = set()
+        marked: set[str] = set()
+        for key in keys:
+            (marked if POLICIES[key.family].serve_stale else dropped).add(self.keys.entry(key))
+        if not (dropped or marked):
+            return 0
+        if isinstance(self.redis, RedisCluster):
+            await self._invalidate_each(dropped, marked, now_ms)
+        else:
+            await self._invalidate_together(dropped, marked, now_ms)
+        return len(dropped) + len(marked)
+
+    async def _invalidate_together(self, dropped: set[str], marked: set[str], now_ms: int) -> None:
+        # Queued with `execute_command`, which both pipeline kinds queue at once (a registered
+        # script called with `client=pipe` is a coroutine on a cluster pipeline, and an
+        # unawaited one silently queues nothing; on a standalone one it adds a round trip).
         pipe = self.redis.pipeline(transaction=False)
-        count = 0
-        for key in set(keys):
-            name = self.keys.entry(key)
-            # Queued with `execute_command`/`eval`, which both pipeline kinds queue at once:
-            # a registered script called with `client=pipe` and a cluster pipeline's `unlink`
-            # are coroutines, and an unawaited one silently queues nothing.
-            if key.policy.serve_stale:
-                pipe.eval(scripts.MARK_STALE, 1, name, now_ms)
-            else:
-                pipe.execute_command("UNLINK", name)
-            count += 1
-        if count:
+        if dropped:
+            pipe.execute_command("UNLINK", *dropped)
+        if marked:
+            pipe.execute_command("EVAL", scripts.MARK_STALE_ALL, len(marked), *marked, now_ms)
+        await pipe.execute()
+
+    async def _invalidate_each(self, dropped: set[str], marked: set[str], now_ms: int) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for name in dropped:
+            pipe.execute_command("UNLINK", name)
+        stale = list(marked)
+        for name in stale:
+            pipe.execute_command("EVALSHA", scripts.MARK_STALE_SHA, 1, name, now_ms)
+        replies = await pipe.execute(raise_on_error=False)
+        unloaded = []
+        for index, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):
+                unloaded.append(stale[index - len(dropped)])
+            elif isinstance(reply, Exception):
+                raise reply
+        if unloaded:  # EVAL runs the script and loads it on those nodes for the next time
+            pipe = self.redis.pipeline(transaction=False)
+            for name in unloaded:
+                pipe.execute_command("EVAL", scripts.MARK_STALE, 1, name, now_ms)
             await pipe.execute()
-        return count
 
     async def retire(self, families: Iterable[Family]) -> None:
         """Bump family generations: every existing entry of those families stops being valid

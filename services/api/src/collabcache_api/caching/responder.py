@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Response
+from opentelemetry import trace
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,6 +139,10 @@ class CachedReads:
             response = Response(status_code=304, headers=headers)
         else:
             response = Response(result.body, media_type="application/json", headers=headers)
+        span = trace.get_current_span()
+        if span.is_recording():  # tracing on: the outcome on the request's span
+            span.set_attribute("cache.result", result.outcome.value.lower())
+            span.set_attribute("cache.family", key.family.value)
         self._report(key, result, started)
         return response
 
@@ -151,9 +156,10 @@ class CachedReads:
         sink.record(endpoint, key.family.value, result.outcome.value, latency_ms, len(result.body))
 
 
-def get_cached_reads(
+async def get_cached_reads(
     request: Request, container: ContainerDep, session: SessionDep, user_id: CurrentUserId
 ) -> CachedReads:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a costly hop per request.
     return CachedReads(request, container, session, user_id)
 
 

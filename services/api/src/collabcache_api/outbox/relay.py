@@ -18,6 +18,7 @@ import logging
 from contextlib import suppress
 
 import asyncpg
+from opentelemetry.sdk.trace import TracerProvider
 
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.events import DOMAIN_EVENTS_STREAM
@@ -191,9 +192,12 @@ def build_relay(
     redis_settings: RedisSettings,
     settings: OutboxSettings,
     keyspace: KeySpace | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> OutboxRelay:
-    """A relay to the deployment's domain-events stream; nothing connects before `start`."""
+    """A relay to the deployment's domain-events stream; nothing connects before `start`.
+    With a `tracer_provider`, every event it publishes continues its request's trace."""
     keyspace = keyspace or KeySpace(prefix=redis_settings.key_prefix)
     stream = keyspace.stream(DOMAIN_EVENTS_STREAM)
-    publisher = StreamPublisher(make_broker(redis_settings, settings), stream, settings)
+    broker = make_broker(redis_settings, settings, tracer_provider)
+    publisher = StreamPublisher(broker, stream, settings, tracer_provider)
     return OutboxRelay(database.database_url, publisher, settings)
