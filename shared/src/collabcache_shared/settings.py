@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Annotated, Any, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from pydantic import AnyUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -87,9 +87,14 @@ class RedisSettings(_Base):
 
     @property
     def dsn(self) -> str:
-        """The connection URL, built from the options when `REDIS_URL` is not set."""
-        if self.url:
-            return self.url
+        """The connection URL, built from the options when `REDIS_URL` is not set.
+
+        On a `rediss://` URL the TLS options ride in the query (`?ssl_ca_certs=...`), where
+        redis-py and FastStream's brokers both read them: every client a service makes from
+        this one URL trusts the same CA. Options already in `REDIS_URL`'s query win."""
+        return self._with_tls_options(self.url or self._assembled_url())
+
+    def _assembled_url(self) -> str:
         scheme = "rediss" if self.ssl else "redis"
         auth = ""
         if self.password is not None:
@@ -98,6 +103,21 @@ class RedisSettings(_Base):
         elif self.username:
             auth = f"{quote(self.username, safe='')}@"
         return f"{scheme}://{auth}{self.host}:{self.port}/{self.db}"
+
+    def _with_tls_options(self, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme != "rediss":
+            return url
+        present = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+        extra: list[tuple[str, str]] = []
+        if self.ssl_ca_certs and "ssl_ca_certs" not in present:
+            extra.append(("ssl_ca_certs", self.ssl_ca_certs))
+        if self.ssl_cert_reqs != "required" and "ssl_cert_reqs" not in present:
+            extra.append(("ssl_cert_reqs", self.ssl_cert_reqs))
+        if not extra:
+            return url
+        query = "&".join(filter(None, [parts.query, urlencode(extra, safe="/")]))
+        return parts._replace(query=query).geturl()
 
     @property
     def uses_tls(self) -> bool:
@@ -261,8 +281,8 @@ class InvalidatorSettings(WorkerSettings):
     # A message pending this long (its consumer died or failed) is claimed by a live consumer.
     claim_idle_ms: int = Field(default=30_000, ge=10)
     claim_interval_seconds: float = Field(default=1.0, gt=0)
-    # Entries per XREADGROUP / XAUTOCLAIM.
-    batch_size: int = Field(default=100, ge=1, le=10_000)
+    # Entries per XREADGROUP / XAUTOCLAIM (a batch costs a few commands, whatever its size).
+    batch_size: int = Field(default=500, ge=1, le=10_000)
     dead_letter_maxlen: int = Field(default=100_000, ge=1)
     # The invalidator's own Redis commands (never on a request path) may wait this long.
     redis_socket_timeout: float = Field(default=2.0, gt=0)
