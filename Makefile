@@ -51,15 +51,24 @@ token: .venv/.synced ## print a bearer token for EMAIL (the last line)
 	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=owner@example.com" >&2; exit 2; }
 	@$(RUN) python -m collabcache_api.cli token "$(EMAIL)"
 
-bench: .venv/.synced ## quick benchmarks (cache latency, round trips per hit, invalidation lag)
-	$(RUN) python -m bench.cache_latency
-	$(RUN) python -m bench.invalidation_lag
+bench: .venv/.synced ## quick run of every benchmark (~5 min): bench/results/bench-<stamp>.json
+	$(RUN) python -m bench.run --profile quick
+
+bench-full: .venv/.synced ## the plan's durations (hours): then `python -m bench.report` renders docs
+	$(RUN) python -m bench.run --profile full
 
 asyncapi: .venv/.synced ## regenerate the AsyncAPI documents in docs/asyncapi/ from the apps
 	$(RUN) python -m collabcache_invalidator.asyncapi docs/asyncapi/invalidator.yaml
 
-up: ## the whole stack in containers (needs a Docker engine)
-	docker compose -f deploy/compose.yaml up --build
+# Compose interpolates the secrets from deploy/.env for every command, `down` included.
+COMPOSE := docker compose --env-file deploy/.env -f deploy/compose.yaml
 
-down:
-	docker compose -f deploy/compose.yaml down
+deploy/.env:
+	@echo "deploy/.env is missing: cp deploy/.env.example deploy/.env and fill in its secrets" >&2
+	@exit 2
+
+up: deploy/.env ## the whole stack in containers (needs a Docker engine and deploy/.env)
+	$(COMPOSE) up --build
+
+down: deploy/.env ## stop the containers (the data volumes stay; add -v by hand to drop them)
+	$(COMPOSE) down

@@ -21,11 +21,14 @@ from .models import User
 from .pagination import PageRequest, decode_cursor
 from .security import user_id_from_token
 
+# Every dependency here is `async def` though none awaits: FastAPI runs a plain `def` dependency
+# in the thread pool, a hand-off per dependency per request that cost a cached GET 20-35% of its
+# CPU (bench/ceiling.py, py-spy). None of them blocks.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="A JWT from `make token EMAIL=...`")
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -33,7 +36,7 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_settings(container: ContainerDep) -> ApiSettings:
+async def get_settings(container: ContainerDep) -> ApiSettings:
     return container.settings
 
 
@@ -61,7 +64,7 @@ async def get_session(container: ContainerDep, request: Request) -> AsyncIterato
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_current_user_id(
+async def get_current_user_id(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> uuid.UUID:
@@ -92,7 +95,7 @@ async def get_platform_admin(user: CurrentUser) -> User:
 PlatformAdmin = Annotated[User, Depends(get_platform_admin)]
 
 
-def get_page_request(
+async def get_page_request(
     settings: SettingsDep,
     limit: Annotated[int | None, Query(ge=1, le=200, description="Page size")] = None,
     cursor: Annotated[

@@ -1,0 +1,86 @@
+"""The real API, counting its database queries: a bench-only launcher, no product change.
+
+`create_app()` builds the product's app with `collabcache_api.main.create_app` and listens to
+`before_cursor_execute` on SQLAlchemy's `Engine` class, so every statement of every engine is
+seen. Only statements run on behalf of a request are counted (a context variable set by an ASGI
+middleware; tasks a request spawns inherit it): the outbox relay's own polling is not a request's
+cost. Each response carries `X-Bench-Queries` (statements run before its headers left) and
+`GET /_bench/queries` returns the process totals (statements and reads: SELECT/WITH).
+
+Usage: `uvicorn bench.apps.counting_api:create_app --factory` with the API's usual environment.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from collabcache_shared.settings import CacheSettings
+
+QUERIES_HEADER = b"x-bench-queries"
+_request_cell: ContextVar[list[int] | None] = ContextVar("bench_request_queries", default=None)
+READ_HEADS = frozenset({"SELE", "WITH"})
+TOTALS = {"requests": 0, "queries": 0, "reads": 0}
+
+
+def _count(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    cell = _request_cell.get()
+    if cell is None:
+        return
+    cell[0] += 1
+    TOTALS["queries"] += 1
+    if statement.lstrip()[:4].upper() in READ_HEADS:
+        TOTALS["reads"] += 1
+
+
+class CountQueries:
+    """ASGI middleware: a query counter per request, reported in a response header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_bench"):
+            await self.app(scope, receive, send)
+            return
+        cell = [0]
+        token = _request_cell.set(cell)
+        TOTALS["requests"] += 1
+
+        async def counted_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((QUERIES_HEADER, str(cell[0]).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counted_send)
+        finally:
+            _request_cell.reset(token)
+
+
+def instrument(app: FastAPI) -> FastAPI:
+    """Count `app`'s queries and serve the totals on `GET /_bench/queries`."""
+    if not event.contains(Engine, "before_cursor_execute", _count):
+        event.listen(Engine, "before_cursor_execute", _count)
+    app.add_middleware(CountQueries)
+
+    @app.get("/_bench/queries", include_in_schema=False)
+    async def queries() -> dict[str, int]:
+        return dict(TOTALS)
+
+    return app
+
+
+def create_app(cache_settings: CacheSettings | None = None) -> FastAPI:
+    from collabcache_api.main import create_app as product_app
+
+    return instrument(product_app(cache_settings=cache_settings))

@@ -1,0 +1,2 @@
+"""Comparative load benchmarks (issue 7): one seeded database, four variants of the API, an
+open-loop generator at fixed arrival rates, and an oracle for stale reads. See `bench.run`."""

@@ -1,0 +1,63 @@
+"""How long and how hard: the smoke, quick and full profiles of the load benchmark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The bench-scale dataset of issue 7 (COPY-loaded by the seed command in ~6-9 s).
+BENCH_SEED = ["--orgs", "100", "--users", "10000", "--teams", "1000"]
+BENCH_SEED += ["--studies", "5000", "--comments", "100000"]
+SMOKE_SEED = ["--orgs", "10", "--users", "300", "--teams", "30", "--studies", "150"]
+SMOKE_SEED += ["--comments", "1500"]
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    rate: float  # requests per second, fixed arrival rate
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    seed_args: list[str]
+    # The first phase starts from a cold cache: its hit rate per second is the warming curve.
+    phases: tuple[Phase, ...]
+    oracle_share: float  # share of the GETs the oracle reads again
+    # Start every variant's processes at once (their imports overlap): quicker, but the idle
+    # processes share the machine; only for the smoke run, whose figures do not count.
+    start_all_first: bool = False
+
+
+PROFILES = {
+    "smoke": Profile(
+        "smoke",
+        SMOKE_SEED,
+        (Phase("warming", 20, 2), Phase("normal", 20, 1), Phase("peak", 40, 1)),
+        0.2,
+        start_all_first=True,
+    ),
+    "quick": Profile(
+        "quick",
+        BENCH_SEED,
+        (
+            Phase("warming", 50, 6),
+            Phase("normal", 50, 4),
+            Phase("peak", 200, 6),
+            Phase("sustained", 100, 4),
+        ),
+        0.1,
+    ),
+    "full": Profile(
+        "full",
+        BENCH_SEED,
+        (
+            Phase("warming", 50, 300),
+            Phase("normal", 50, 600),
+            Phase("peak", 200, 300),
+            Phase("sustained", 100, 1800),
+        ),
+        0.05,
+    ),
+}

@@ -1,0 +1,149 @@
+"""The load scenarios: every variant, one after another, on one seeded database.
+
+For each variant: a private redis-server and a fresh API process (cold cache), then the
+profile's phases in order (warming from the cold cache, normal, peak, sustained), each with
+the same seeded request mix; the oracle (a cache-off API on the same database) re-reads a
+share of the GETs. Figures per phase, per endpoint and overall (the phases after warming).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+
+from bench.load import figures
+from bench.load.generator import OpenLoop, Oracle, Sample, Tokens
+from bench.load.profiles import Profile
+from bench.load.variants import VARIANTS, Running, Variant, oracle_api, running
+from bench.load.workload import Dataset, Mix, snapshot
+from bench.support import temporary_database
+from collabcache_shared.settings import CacheSettings
+
+MIX_SEED = 1000
+WARM_UP_CALLS = 40  # GETs sent one by one before the first phase
+
+
+async def _phase(
+    run: Running, loop: OpenLoop, data: Dataset, index: int, rate: float, seconds: float
+) -> tuple[list[Sample], dict[str, Any]]:
+    before = await run.totals()
+    samples = await loop.run(Mix(data, MIX_SEED + index), rate, seconds)
+    after = await run.totals()
+    requests = after["requests"] - before["requests"]
+    counted = {
+        "queries_per_request": round((after["queries"] - before["queries"]) / requests, 3),
+        "reads_per_request": round((after["reads"] - before["reads"]) / requests, 3),
+    }
+    return samples, counted
+
+
+async def run_variant(
+    variant: Variant, run: Running, data: Dataset, profile: Profile, oracle_url: str
+) -> dict[str, Any]:
+    started = time.monotonic()
+    tokens, bound = Tokens(), CacheSettings().stale_bound_seconds
+    oracle = Oracle(oracle_url, profile.oracle_share)
+    phases: dict[str, Any] = {}
+    warm: list[Sample] = []
+    every: list[Sample] = []
+    by_phase: dict[str, list[Sample]] = {}
+    memory_empty = await run.used_memory()
+    await _warm_process(run, tokens, data)
+    loop = OpenLoop(run.api.url, variant.cache_header, tokens, oracle)
+    try:
+        for index, phase in enumerate(profile.phases):
+            samples, counted = await _phase(run, loop, data, index, phase.rate, phase.seconds)
+            phases[phase.name] = {
+                "rate_per_s": phase.rate,
+                "seconds": phase.seconds,
+                "overall": {**figures.group(samples), **counted},
+                "endpoints": figures.per_endpoint(samples),
+            }
+            by_phase[phase.name] = samples
+            every += samples
+            if index == 0:
+                phases[phase.name]["curve"] = figures.warming_curve(samples)
+            else:
+                warm += samples
+    finally:
+        await loop.aclose()
+        await oracle.aclose()
+    for name, samples in by_phase.items():  # against every write of the run, late ones too
+        phases[name]["stale_reads"] = figures.stale_reads(samples, bound, writes_of=every)
+    memory = await run.used_memory()
+    return {
+        "summary": variant.summary,
+        "phases": phases,
+        "overall": figures.group(warm or every),
+        "endpoints": figures.per_endpoint(warm or every),
+        "stale_reads": figures.stale_reads(every, bound),
+        "reads_per_request": _mean_reads(phases, skip_first=bool(warm)),
+        "redis_used_memory_bytes": memory,
+        "redis_used_memory_empty_bytes": memory_empty,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+async def _start_all(stack: AsyncExitStack, database: str) -> dict[str, Running]:
+    """Every variant's processes started at once (smoke: the imports overlap)."""
+    started = await asyncio.gather(
+        *(stack.enter_async_context(running(v, database)) for v in VARIANTS),
+        return_exceptions=True,
+    )
+    for outcome in started:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return {v.name: run for v, run in zip(VARIANTS, started, strict=True)}  # type: ignore[misc]
+
+
+async def _warm_process(run: Running, tokens: Tokens, data: Dataset) -> None:
+    """The process warmed, the cache emptied: a new process's first requests (lazy imports,
+    SQLAlchemy's statement cache, pydantic) are not the cache's cost, and every variant's
+    first phase still starts from a cold cache."""
+    mix = Mix(data, MIX_SEED - 1)
+    calls = [c for c in (mix.next() for _ in range(WARM_UP_CALLS * 2)) if not c.writes]
+    async with httpx.AsyncClient(base_url=run.api.url, timeout=30) as client:
+        for call in calls[:WARM_UP_CALLS]:
+            await client.get(call.path, headers=tokens.header(call.user))
+    await run.empty_cache()
+
+
+def _mean_reads(phases: dict[str, Any], skip_first: bool) -> float:
+    """Database reads per request over the phases after warming, weighted by requests."""
+    chosen = list(phases.values())[1:] if skip_first else list(phases.values())
+    total = sum(p["overall"]["requests"] for p in chosen)
+    reads = sum(p["overall"]["reads_per_request"] * p["overall"]["requests"] for p in chosen)
+    return round(reads / total, 3) if total else 0.0
+
+
+async def main(profile: Profile, admin_url: str) -> dict[str, Any]:
+    seeded = time.monotonic()
+    async with temporary_database(admin_url, profile.seed_args) as database:
+        seed_s = time.monotonic() - seeded
+        data = await snapshot(database)
+        variants: dict[str, Any] = {}
+        async with oracle_api(database) as oracle_url, AsyncExitStack() as stack:
+            early = await _start_all(stack, database) if profile.start_all_first else {}
+            for variant in VARIANTS:
+                print(f"  load: {variant.name} ...", flush=True)
+                if variant.name in early:
+                    run = early[variant.name]
+                else:
+                    run = await stack.enter_async_context(running(variant, database))
+                variants[variant.name] = await run_variant(variant, run, data, profile, oracle_url)
+                await run.stop()
+    return {
+        "generator": "asyncio open loop (bench/load/generator.py): fixed arrival rate, "
+        "latency from each request's scheduled send",
+        "dataset": {**data.counts, "seed_seconds": round(seed_s, 1)},
+        "phases": [
+            {"name": p.name, "rate_per_s": p.rate, "seconds": p.seconds} for p in profile.phases
+        ],
+        "oracle_share": profile.oracle_share,
+        "analytics_stale_bound_s": CacheSettings().stale_bound_seconds,
+        "variants": variants,
+    }
