@@ -123,6 +123,10 @@ async def change_collaborator_role(
     collab = await repo.get_collaborator(session, study_id, member_id)
     if collab is None:
         raise NotFound("Collaborator not found")
+    if collab.role == data.role:
+        # Nothing changes, so nothing is recorded: an activity entry for it would change the
+        # study's activity feed without the role change event that invalidates the feed.
+        return await _collaborator(session, study_id, member_id)
     if collab.role == StudyRole.OWNER and data.role is not StudyRole.OWNER:
         await _keep_an_owner(session, study_id)
     collab.role = data.role
