@@ -4,43 +4,69 @@ from __future__ import annotations
 
 from typing import Any
 
-# The likely limit of each target when it is missed, keyed by the start of the target's name.
-# An engineer's reading of the architecture, to confirm with a profile of the run (py-spy or
-# pyinstrument, both in the venv; `python -m bench.ceiling --py-spy DIR` records one).
+# What limits each target when it is missed, keyed by the start of the target's name: read off
+# the runs and profiles of 2026-12-01 (py-spy on the API under wrk, `python -m bench.ceiling
+# --py-spy DIR`; the memory model of `bench.memory`). A later run that misses a target for
+# another reason needs a profile of its own.
 LIMITS = {
     "cached GET p99": (
-        "a hit is one Redis round trip, but the request around it is Python on 2 cores shared "
-        "with PostgreSQL, Redis and the generator. A py-spy profile of the collabcache API at "
-        "100 req/s (79% hits, 2026-12-01, busy machine) shows ~12% of its main thread handing "
-        "the synchronous dependencies (`get_container`, `get_settings`, `get_current_user_id`, "
-        "`get_page_request` in deps.py) to the threadpool, up to four thread hops per request; "
-        "`async def` versions would run inline. The tail beyond that is event-loop queueing"
+        "the 2-core machine saturates at 200 offered req/s in every variant (the table of "
+        "phases: each serves 55-135 req/s of the 200 and the rest queue for seconds), so the "
+        "p99 measures the queue, not a hit. After 16 s of load 40% of the quick mix are still "
+        "misses (PostgreSQL, several ms of CPU each), and the generator, the API, its relay and "
+        "invalidator, PostgreSQL and Redis share the two cores. A hit alone costs the API "
+        "1.4-1.9 ms of CPU (bench.ceiling): FastAPI's request and dependency handling, not the "
+        "cache (see the throughput ratio)"
     ),
     "hit rate": (
-        "the quick profile's phases are short: keys first seen after warming (the Zipf tail: "
-        "10,000 users, 5,000 studies) are misses, and every write deletes the keys it changes "
-        "so the next read is a miss by design"
+        "the quick profile gives each variant 20 s of load on 10,000 Zipf-drawn users and "
+        "5,000 studies: most keys are read for the first time during the run (the warming "
+        "curve is still climbing when it ends), and every write deletes what it changed, so "
+        "the next read is a miss by design. The full profile's 15 minutes before the peak is "
+        "what can show the steady-state rate (`make bench-full`, ~3.5 h; not run here)"
     ),
     "stale reads": (
         "each stale read is listed in the results file (`stale_examples`: path, X-Cache, time "
-        "since the last write ended) to be traced; reads are sampled, and under overload "
-        "(seconds of queueing) a write of another phase can still be in flight"
+        "since the last write ended) to be traced. The one this bench found (a same-role "
+        "PATCH recorded an activity entry without the event that invalidates the feed) is "
+        "fixed and has a regression test"
     ),
     "database reads": (
-        "misses and writes still read: the hit rate bounds the saving, and each write reads "
-        "the rows it checks (standing, locks) whatever the cache"
+        "bounded by the hit rate: at ~61% hits a request still averages 1.2 queries (a miss "
+        "costs 2-3, a write several), so this follows the hit rate above"
+    ),
+    "analytics cached": (
+        "the cached side (~3 ms at p50, client included) is the FastAPI stack around a hit, "
+        "the same for every endpoint; the uncached side is one aggregate query over a seeded "
+        "organization (tens of members), ~20 ms. Larger organizations widen the gap; the "
+        "ratio is bounded by the per-request cost of a hit (see the throughput ratio)"
     ),
     "cached endpoint throughput": (
-        "the cached endpoint runs the whole FastAPI stack (routing, dependencies, auth, "
-        "standing check) in one Python worker, its synchronous dependencies each a threadpool "
-        "hop (see the p99 note); the bare app is a Redis GET behind uvicorn"
+        "a py-spy profile of the API's main thread under wrk (all HITs): 39% FastAPI "
+        "resolving dependencies (27 points of it were thread-pool hand-offs of synchronous "
+        "dependencies, since made `async def`), ~21% the event loop's own I/O, 8.8% the "
+        "endpoint itself (the one Redis pipeline 5.9%). The bare app spends 17% in its Redis "
+        "GET. The cache is a small share of a hit: what is left is FastAPI's per-request cost "
+        "(routing, dependency graph, auth, the standing check); fewer dependency layers on "
+        "cached GETs are the next step"
+    ),
+    "Redis memory": (
+        "the permission records: one per user per organization, team and study they have "
+        "read (244-328 bytes each, measured), and in the worst case every user reads every "
+        "study of their organizations. The 10,000-user run of `bench.memory --profile full` "
+        "(bench/results/memory-20261201T200310.json) models 17.4 GB in that worst case, 3.9 GB "
+        "with standings only on what each user can see, and 822 MB without permission records. "
+        "Levers: a compact standing instead of the "
+        "full permissions JSON, caching fewer pages of comments and activity, and Redis's "
+        "maxmemory with volatile-lru (deploy/compose.yaml), which evicts cache entries only"
     ),
     "invalidation lag": (
         "commit -> outbox trigger -> relay (LISTEN/NOTIFY) -> stream -> invalidator -> DEL: "
         "four processes on 2 shared cores; under other load the relay's wake-up dominates"
     ),
     "invalidator throughput": (
-        "one consumer in Python: per-event decoding and key computation, batched DELs"
+        "one consumer in Python: per-event validation (~24% of its CPU), redis-py command "
+        "packing (~17%) and key computation (~14%)"
     ),
 }
 
@@ -52,13 +78,13 @@ def limits_section(result: dict[str, Any]) -> list[str]:
     lines = [
         "## Where a target is not met",
         "",
-        "Figures taken on a machine busy with other work are noisy; the likely limits below "
-        "are to be confirmed with a profile of a quiet run.",
+        "What limits each, read off the runs and py-spy profiles of 2026-12-01 on this 2-core "
+        "machine (the profiles: `python -m bench.ceiling --py-spy DIR`).",
         "",
     ]
     for t in missed:
         why = next((v for k, v in LIMITS.items() if t["name"].startswith(k)), None)
-        because = f"likely limit: {why}" if why else "no analysis yet"
+        because = f"limit: {why}" if why else "no analysis yet"
         lines.append(f"- **{t['name']}** ({t['measured']}; goal {t['target']}): {because}.")
     lines.append("")
     return lines
