@@ -4,14 +4,18 @@ fails alone, its neighbours are applied and acknowledged."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
+from typing import Any
 
+import pytest
 from faststream.redis.parser import BinaryMessageFormatV1
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from collabcache_invalidator.batches import BatchApplier
 from collabcache_invalidator.decoding import Delivery, decode_entry
 from collabcache_invalidator.metrics import InvalidatorMetrics
-from collabcache_invalidator.settlement import INVALID, Settlement
+from collabcache_invalidator.settlement import INVALID, NOT_AN_EVENT, Settlement
 from collabcache_invalidator.tracing import EventTracing
 from collabcache_shared.cache.keys import CacheKey
 from collabcache_shared.events import DomainEvent
@@ -91,3 +95,39 @@ def test_each_entry_is_decoded_on_its_own() -> None:
     assert (valid.event, valid.error) == (event, None)
     assert unknown.event is None and "ValidationError" in type(unknown.error).__name__
     assert bare.event is None and bare.error is not None
+
+
+class UnreachableStore(RecordingStore):
+    """Redis is away: every invalidation fails to connect."""
+
+    async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int:
+        await super().invalidate(keys, now_ms)
+        raise RedisConnectionError("Redis is away")
+
+
+async def test_a_batch_redis_cannot_take_stays_pending_whole() -> None:
+    store = UnreachableStore()
+    apply, ops, _ = applier(store)
+    batch = [delivery(f"{i}-0".encode(), e) for i, e in enumerate(SAMPLES.values())]
+
+    with pytest.raises(RedisConnectionError):
+        await apply(batch)
+
+    assert len(store.calls) == 1  # not retried one by one against a Redis that is away
+    assert ops.acked == []
+    assert ops.dead == []
+
+
+class BrokenFormat(BinaryMessageFormatV1):
+    """A message format whose reader fails in a way no retry mends."""
+
+    @classmethod
+    def parse(cls, data: bytes) -> tuple[bytes, dict[str, Any]]:
+        raise struct.error("unpack requires a buffer of 4 bytes")
+
+
+def test_an_envelope_no_retry_can_mend_is_not_an_event() -> None:
+    broken = decode_entry(b"5-0", encoded(b"\x00\x01"), BrokenFormat)
+
+    assert broken.event is None
+    assert isinstance(broken.error, NOT_AN_EVENT), broken.error  # dead-lettered at once

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from opentelemetry.trace import Span
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from collabcache_shared.events import DomainEvent
 
@@ -23,14 +25,10 @@ from . import tracing
 from .decoding import Delivery
 from .handlers import Invalidates, Report, apply_batch, record_applied
 from .metrics import InvalidatorMetrics
-from .settlement import Settlement
+from .settlement import Settlement, UndecodableEntry
 from .tracing import EventTracing, Spans
 
 log = logging.getLogger("collabcache_invalidator")
-
-
-class NotAnEvent(ValueError):
-    """A delivery decoded without an error yet without an event (cannot happen)."""
 
 
 class BatchApplier:
@@ -57,7 +55,7 @@ class BatchApplier:
             await self.settlement.succeeded(*(d.id for d in applied))
         for delivery in deliveries:
             if delivery.event is None:
-                error = delivery.error or NotAnEvent("no event")
+                error = delivery.error or UndecodableEntry("no event")
                 await self.settlement.failed(delivery.id, delivery.fields, error)
 
     async def _apply(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
@@ -68,6 +66,12 @@ class BatchApplier:
         started = self.clock()
         try:
             counts = await apply_batch([_event(d) for d in deliveries], self.store, _ms(started))
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Redis is away or slow: one by one would only fail (or crawl) 500 times over.
+            # The whole batch stays pending, for this consumer's next read or the claim loop.
+            for index in range(len(deliveries)):
+                tracing.failed(_span(spans, index), exc)
+            raise
         except Exception as exc:
             log.info("invalidating a batch of %d failed (%s): one by one", len(deliveries), exc)
             return await self._one_by_one(deliveries, spans)

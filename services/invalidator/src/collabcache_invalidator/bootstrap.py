@@ -11,7 +11,6 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
-from faststream.redis.opentelemetry import RedisTelemetryMiddleware
 from faststream.redis.subscriber.usecases.stream_subscriber import StreamBatchSubscriber
 from opentelemetry.trace import TracerProvider
 
@@ -21,6 +20,7 @@ from collabcache_shared.cache.store import AnyRedis, EntryStore
 from collabcache_shared.events import INVALIDATION_EVENTS_STREAM, DomainEvent
 from collabcache_shared.settings import InvalidatorSettings, RedisSettings
 from collabcache_shared.streams.broker import waiting_broker
+from collabcache_shared.telemetry import tracing as telemetry
 
 from .batches import BatchApplier
 from .claims import ClaimLoop, redeliver_to, resume_consuming
@@ -112,10 +112,7 @@ def _redis_for_invalidator(redis: RedisSettings, settings: InvalidatorSettings) 
 
 def _middlewares(settlement: Settlement, provider: TracerProvider | None) -> list[Any]:
     """Telemetry outermost: its span covers the whole batch, settlement included."""
-    settle: list[Any] = [settlement]
-    if provider is None:
-        return settle
-    return [RedisTelemetryMiddleware(tracer_provider=provider), *settle]
+    return [*telemetry.broker_middlewares(provider), settlement]
 
 
 def build(
@@ -135,6 +132,7 @@ def build(
     keyspace = KeySpace(prefix=redis_settings.key_prefix)
     names = StreamNames.under(keyspace, consumer or unique_consumer_name())
     redis = _redis_for_invalidator(redis_settings, settings)
+    telemetry.instrument_redis(redis, tracer_provider)  # its spans join the batch's trace
     store = store or EntryStore(redis, keyspace)
     metrics = InvalidatorMetrics()
     reports = None

@@ -24,6 +24,7 @@ from faststream.redis.parser import BinaryMessageFormatV1, MessageFormat
 
 from collabcache_shared.events import DomainEvent
 
+from .settlement import NOT_AN_EVENT, UndecodableEntry
 from .streams import Fields
 
 DATA_FIELD = b"__data__"  # FastStream's envelope field on a stream entry
@@ -59,8 +60,11 @@ def decode_entry(entry_id: bytes, fields: Fields, message_format: type[MessageFo
         envelope = read_binary_v1(data) if message_format is BinaryMessageFormatV1 else None
         body, headers = envelope or message_format.parse(data)
         return Delivery(entry_id, fields, DomainEvent.model_validate_json(body), None, headers)
-    except Exception as exc:
+    except NOT_AN_EVENT as exc:
         return Delivery(entry_id, fields, None, exc, headers)
+    except Exception as exc:  # a broken envelope: retrying cannot mend it
+        broken = UndecodableEntry(f"{type(exc).__name__}: {exc}")
+        return Delivery(entry_id, fields, None, broken, headers)
 
 
 def read_binary_v1(data: bytes) -> tuple[bytes, dict[str, Any]] | None:

@@ -88,7 +88,6 @@ def create_app(
     the environment's (`OTEL_EXPORTER_OTLP_ENDPOINT`; none: off)."""
     provider = tracing.from_environment(SERVICE_NAME, __version__)
     invalidator = build(redis_settings, settings, tracer_provider=provider)
-    tracing.instrument_redis(invalidator.redis, provider)
     return app_of(invalidator, tracer_provider=provider)
 
 

@@ -31,7 +31,13 @@ log = logging.getLogger("collabcache_invalidator")
 INVALID = "invalid"  # not a DomainEvent: never retried
 FAILED = "failed"  # its handling failed on each of `max_deliveries` deliveries
 ABANDONED = "abandoned"  # delivered more often than that and never settled (consumers died)
-NOT_AN_EVENT = (ValidationError, json.JSONDecodeError, UnicodeDecodeError)
+
+
+class UndecodableEntry(ValueError):
+    """A stream entry that no retry can turn into a DomainEvent (a broken envelope)."""
+
+
+NOT_AN_EVENT = (ValidationError, json.JSONDecodeError, UnicodeDecodeError, UndecodableEntry)
 MAX_ERROR_LENGTH = 4000
 
 

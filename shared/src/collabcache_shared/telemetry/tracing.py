@@ -114,7 +114,9 @@ def shutdown(provider: TracerProvider | None) -> None:
         provider.shutdown()
 
 
-def broker_middlewares(provider: TracerProvider | None) -> list[RedisTelemetryMiddleware]:
+def broker_middlewares(
+    provider: trace.TracerProvider | None,
+) -> list[RedisTelemetryMiddleware]:
     """FastStream's Redis telemetry middleware: a span per message published or processed,
     the `traceparent` header written and read. None without a provider."""
     if provider is None:
@@ -124,7 +126,7 @@ def broker_middlewares(provider: TracerProvider | None) -> list[RedisTelemetryMi
     return [RedisTelemetryMiddleware(tracer_provider=provider, include_messages_counters=False)]
 
 
-def instrument_redis(client: Any, provider: TracerProvider | None) -> None:
+def instrument_redis(client: Any, provider: trace.TracerProvider | None) -> None:
     """A span per command (or pipeline) of this one client; nothing without a provider."""
     if provider is None:
         return
