@@ -38,6 +38,7 @@ from collabcache_metrics.main import create_app as create_metrics
 from collabcache_shared.cache.client import make_redis
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from collabcache_shared.cache.store import AnyRedis
+from collabcache_shared.events import DOMAIN_EVENTS_STREAM
 from collabcache_shared.settings import (
     ApiSettings,
     CacheSettings,
@@ -123,6 +124,20 @@ async def eventually(check: Any, what: str) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"not within {WITHIN}s: {what}")
         await asyncio.sleep(0.05)
+
+
+async def settled(stack: Stack) -> None:
+    """Wait until the events of the builders' SQL (an organization made, its owner added) are
+    relayed and applied: else their invalidation can land between two reads of a test."""
+
+    async def drained() -> bool:
+        if await stack.build.db.fetchval("SELECT count(*) FROM outbox"):
+            return False
+        stream = stack.keyspace.stream(DOMAIN_EVENTS_STREAM)
+        groups = await stack.redis.xinfo_groups(stream) if await stack.redis.exists(stream) else []
+        return all(g["pending"] == 0 and not g.get("lag") for g in groups)
+
+    await eventually(drained, "the setup's events are applied")
 
 
 @dataclass
@@ -222,6 +237,7 @@ async def test_the_api_serves_a_cached_read_from_the_tls_server(stack: Stack) ->
     owner = await stack.build.user("owner")
     org_id = await stack.build.org(owner)
     path = f"/api/organizations/{org_id}/members"
+    await settled(stack)
     first = await stack.api.get(path, headers=owner.headers)
     second = await stack.api.get(path, headers=owner.headers)
     assert (first.status_code, second.status_code) == (200, 200), first.text
@@ -237,6 +253,7 @@ async def test_a_change_in_sql_reaches_the_invalidator_over_tls(stack: Stack) ->
     owner = await stack.build.user("owner")
     org_id = await stack.build.org(owner)
     path = f"/api/organizations/{org_id}/members"
+    await settled(stack)
     await stack.api.get(path, headers=owner.headers)
     assert (await stack.api.get(path, headers=owner.headers)).headers["X-Cache"] == "HIT"
     entry = stack.keyspace.entry(CacheKey.of(Family.ORGANIZATION_MEMBERS, org_id))
