@@ -21,7 +21,6 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from faststream.redis import RedisBroker, RedisClusterBroker
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Tracer
@@ -102,7 +101,7 @@ class StreamPublisher:
     async def _publish_traced(
         self, tracer: Tracer, row: OutboxRow, headers: dict[str, str], pipeline: dict[str, Any]
     ) -> None:
-        event_type = _event_type(row)
+        event_type = row.event_type or "unknown"
         with tracer.start_as_current_span(
             f"outbox publish {event_type}",
             context=propagation.context_of(row.traceparent),
@@ -132,11 +131,3 @@ class StreamPublisher:
 
     async def close(self) -> None:
         await self.broker.stop()
-
-
-def _event_type(row: OutboxRow) -> str:
-    """The event's type, for the span's name (read only when tracing)."""
-    try:
-        return str(orjson.loads(row.event)["payload"]["type"])
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return "unknown"

@@ -21,7 +21,8 @@ CHANNEL = "collabcache_outbox"
 _TRY_LEAD = "SELECT pg_try_advisory_xact_lock($1)"
 # The event is sent as PostgreSQL wrote it (`::text`): no JSON parsing on the way through.
 _CLAIM = """
-SELECT id, event::text AS event, event->>'id' AS event_id, event->>'traceparent' AS traceparent
+SELECT id, event::text AS event, event->>'id' AS event_id, event->>'traceparent' AS traceparent,
+       event->'payload'->>'type' AS event_type
 FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
 """
 _DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
@@ -33,6 +34,7 @@ class OutboxRow:
     event: str  # the DomainEvent envelope, as JSON
     event_id: str | None
     traceparent: str | None
+    event_type: str | None = None  # the payload's type (names the publish span)
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -48,7 +50,10 @@ async def try_lead(conn: asyncpg.Connection) -> bool:
 async def claim(conn: asyncpg.Connection, limit: int) -> list[OutboxRow]:
     """The oldest unpublished rows, locked until the transaction ends, in `id` order."""
     records = await conn.fetch(_CLAIM, limit)
-    return [OutboxRow(r["id"], r["event"], r["event_id"], r["traceparent"]) for r in records]
+    return [
+        OutboxRow(r["id"], r["event"], r["event_id"], r["traceparent"], r["event_type"])
+        for r in records
+    ]
 
 
 async def delete(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:
