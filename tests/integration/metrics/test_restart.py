@@ -34,6 +34,7 @@ pytestmark = pytest.mark.integration
 
 N = 6000
 CRASHED_BATCH = 300
+HALF = N // 2
 
 
 async def test_a_restart_mid_stream_and_a_crashed_reader_lose_and_double_nothing(
@@ -46,13 +47,18 @@ async def test_a_restart_mid_stream_and_a_crashed_reader_lose_and_double_nothing
     await redis.xgroup_create(stream, METRICS_GROUP, id="0", mkstream=True)
     read = await redis.xreadgroup(METRICS_GROUP, "crashed", {stream: ">"}, count=CRASHED_BATCH)
     assert len(read[0][1]) == CRASHED_BATCH
-    publisher = asyncio.create_task(
-        publish_slowly(redis, stream, events[CRASHED_BATCH:], chunk=100, pause=0.05)
-    )
+    first_stopped = asyncio.Event()
+
+    async def flow() -> None:  # events keep coming while the first consumer stops
+        await publish_slowly(redis, stream, events[CRASHED_BATCH:HALF], chunk=100, pause=0.05)
+        await first_stopped.wait()
+        await publish_slowly(redis, stream, events[HALF:], chunk=100, pause=0.05)
+
+    publisher = asyncio.create_task(flow())
     first = build(settings_under, FAST)
     async with running(first):
         await eventually(lambda: _at_least(first, 1000))
-    assert not publisher.done(), "the first consumer should stop while events still flow"
+    first_stopped.set()
 
     second = build(settings_under, FAST)
     async with running(second):
@@ -121,3 +127,31 @@ async def test_after_the_stream_and_its_group_are_lost_the_service_recreates_the
     assert consumed_by(service) == len(before) + len(after)
     assert snapshot.totals is not None
     assert snapshot.totals.overall.requests == len(before) + len(after)
+
+
+async def test_entries_a_stopping_consumer_read_and_never_applied_are_applied_before_it_leaves(
+    settings_under: RedisSettings, keyspace: KeySpace, redis: Redis
+) -> None:
+    """A read answered just as FastStream cancelled it leaves entries pending to this consumer:
+    at shutdown it applies them itself (no wait for another replica's claim) and leaves."""
+    stream = keyspace.stream(CACHE_EVENTS_STREAM)
+    await publish(redis, stream, steady_events(250))
+    await redis.xgroup_create(stream, METRICS_GROUP, id="0", mkstream=True)
+    # What this consumer read and never applied (no claim touches it here: idle time 10 min)
+    read = await redis.xreadgroup(METRICS_GROUP, "stopping", {stream: ">"}, count=250)
+    second_oldest = read[0][1][1][0]
+    await redis.xtrim(stream, minid=second_oldest, approximate=False)  # the oldest is gone
+    service = build(
+        settings_under, FAST.model_copy(update={"claim_idle_ms": 600_000}), consumer="stopping"
+    )
+
+    assert (await redis.xpending(stream, METRICS_GROUP))["pending"] == 250
+
+    async with running(service):
+        await asyncio.sleep(0.3)
+
+    assert (await redis.xpending(stream, METRICS_GROUP))["pending"] == 0
+    assert consumed_by(service) == 249
+    snapshot = await AggregateReader(redis, keyspace).snapshot(totals=True)
+    assert snapshot.totals is not None and snapshot.totals.overall.requests == 249
+    assert await redis.xinfo_consumers(stream, METRICS_GROUP) == []

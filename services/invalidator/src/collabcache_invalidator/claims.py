@@ -14,8 +14,6 @@ Redis restarted without its data) and sleeps 5 s after any failed read.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
@@ -25,11 +23,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from collabcache_shared.streams.rounds import Rounds
+
 from .metrics import InvalidatorMetrics
 from .settlement import Settlement
 from .streams import ClaimBatch, Claimed
 
-STOP_RETRY_SECONDS = 1.0  # how often stop() cancels again a loop that absorbed it
 log = logging.getLogger("collabcache_invalidator")
 SCAN_START = b"0-0"
 
@@ -119,8 +118,7 @@ class ClaimLoop:
         self.cursor = SCAN_START
         self.resume = resume
         self.redis_lost = False  # a claim failed for want of Redis: resume once it answers
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._rounds = Rounds("invalidator-claim-loop")
 
     async def claim_once(self) -> int:
         """One XAUTOCLAIM batch from where the last one stopped; returns how many entries."""
@@ -142,7 +140,7 @@ class ClaimLoop:
         return len(batch.entries)
 
     async def run(self) -> None:
-        while not self._stopping:
+        while not self._rounds.stopping:
             try:
                 await self.claim_once()
             except Exception as exc:
@@ -152,7 +150,7 @@ class ClaimLoop:
             if self.redis_lost and self.resume is not None:
                 self.redis_lost = not await self._resumed(self.resume)
             if self.cursor == SCAN_START:  # the whole pending list was scanned: rest
-                await asyncio.sleep(self.interval_seconds)
+                await self._rounds.rest(self.interval_seconds)
 
     async def _resumed(self, resume: Resume) -> bool:
         try:
@@ -165,22 +163,11 @@ class ClaimLoop:
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._rounds.running
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="invalidator-claim-loop")
+        self._rounds.start(self.run)
 
     async def stop(self) -> None:
-        """Stop the loop however its cancellation lands: should one be absorbed on the way
-        (the loop survives any failure of a round), the flag ends the loop and the task is
-        cancelled again until it is done."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        while not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=STOP_RETRY_SECONDS)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        """The round in flight finishes (up to the grace period), then the loop ends."""
+        await self._rounds.stop()

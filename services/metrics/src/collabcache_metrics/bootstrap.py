@@ -6,8 +6,9 @@ and stops what needs it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from faststream import AckPolicy
@@ -43,6 +44,7 @@ from .snapshots import Snapshots
 from .streams import GroupStream, StreamNames, unique_consumer_name
 
 log = logging.getLogger("collabcache_metrics")
+GRACEFUL_SECONDS = 5.0  # a batch being applied at shutdown is given this long to finish
 
 DESCRIPTIONS = {
     "cache_events": (
@@ -73,22 +75,38 @@ class MetricsService:
     broker: RedisBroker
     subscribers: list[StreamBatchSubscriber]
     claims: ClaimLoop
+    reading: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def start_claims(self) -> None:
         self.claims.start()
 
     async def stop_claims(self) -> None:
+        """Before the broker stops: the claim loop ends, and the subscribers' reading tasks
+        are noted (FastStream cancels them without waiting for them to end)."""
         await self.claims.stop()
+        self.reading[:] = [task for s in self.subscribers for task in s.tasks]
 
     async def close(self) -> None:
-        """Leave the groups (when nothing is pending for this consumer, and only if it ever
-        consumed), then disconnect."""
-        for stream in self.streams if self.claims.started else []:
+        """Once no read of ours can reach Redis any more (a read still in flight would put
+        this consumer back in the group), apply what this consumer read and never applied,
+        leave the groups (when nothing is pending for it, and only if it ever consumed), then
+        disconnect."""
+        if self.reading:
+            await asyncio.wait(self.reading, timeout=GRACEFUL_SECONDS)
+        if self.claims.started:
+            await self._leave_groups()
+        await self.redis.aclose()
+
+    async def _leave_groups(self) -> None:
+        try:
+            await self.claims.apply_own_pending()
+        except Exception:
+            log.warning("could not apply this consumer's pending entries", exc_info=True)
+        for stream in self.streams:
             try:
                 await stream.leave()
             except Exception:
                 log.warning("could not leave %s's group", stream.names.kind, exc_info=True)
-        await self.redis.aclose()
 
 
 async def raw_batch(message: Any) -> RedisBatchMessage:
@@ -184,7 +202,7 @@ def build(
         cluster=redis_settings.cluster,
         prepare=prepare,
         middlewares=tracing.broker_middlewares(tracer_provider),
-        graceful_timeout=5.0,
+        graceful_timeout=GRACEFUL_SECONDS,
         log_level=logging.DEBUG,  # one line per batch at INFO would be noise
         description="The deployment's Redis: streams are under the key prefix (`cc` here).",
     )

@@ -12,8 +12,6 @@ recreated from the stream's start and the subscriber restarted.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -23,12 +21,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from collabcache_shared.streams.rounds import Rounds
+
 from .consumer import BatchConsumer
 from .streams import GroupStream
 
 log = logging.getLogger("collabcache_metrics")
 SCAN_START = b"0-0"
-STOP_RETRY_SECONDS = 0.5
+MAX_OWN_ROUNDS = 100  # batches of its own pending entries a stopping consumer applies at most
 
 Resume = Callable[[], Awaitable[None]]
 
@@ -85,8 +85,7 @@ class ClaimLoop:
         self.min_idle_ms = min_idle_ms
         self.interval_seconds = interval_seconds
         self.batch_size = batch_size
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._rounds = Rounds("metrics-claim-loop")
         self.started = False  # ever: the broker started consuming (the groups exist)
 
     async def claim_once(self) -> int:
@@ -113,31 +112,34 @@ class ClaimLoop:
         await w.consumer.consume(batch.ids, batch.entries)
         return len(batch.ids)
 
+    async def apply_own_pending(self) -> int:
+        """At shutdown, once this process reads no more: apply what it read and never applied
+        (a read answered as FastStream cancelled it), so nothing waits for a claim and the
+        consumer can leave its group. Returns how many entries were applied."""
+        applied = 0
+        for w in self.watched:
+            for _ in range(MAX_OWN_ROUNDS):
+                batch = await w.stream.own_pending(self.batch_size)
+                if not batch.ids:
+                    break
+                await w.consumer.consume(batch.ids, batch.entries)
+                applied += len(batch.ids)
+        return applied
+
     async def run(self) -> None:
-        while not self._stopping:
+        while not self._rounds.stopping:
             await self.claim_once()
             if all(w.cursor == SCAN_START for w in self.watched):  # every pending list scanned
-                await asyncio.sleep(self.interval_seconds)
+                await self._rounds.rest(self.interval_seconds)
 
     def start(self) -> None:
-        if self._task is None:
+        if self._rounds.start(self.run):
             self.started = True
-            self._stopping = False
-            self._task = asyncio.create_task(self.run(), name="metrics-claim-loop")
 
     async def stop(self) -> None:
-        """Stop the loop however its cancellation lands: should one be absorbed on the way
-        (the loop must survive any failure of a round), the flag ends the loop and the task
-        is cancelled again until it is done."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        while not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=STOP_RETRY_SECONDS)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        """The round in flight is applied and counted (up to the grace period), then the
+        loop ends."""
+        await self._rounds.stop()
 
 
 async def _resumed(w: Watched) -> bool:
