@@ -199,10 +199,33 @@ async def test_a_consumer_killed_before_acking_loses_nothing(
     assert all(f.entry is None for f in await cache.store.lookup(slots))
     assert recovered_after >= FAST.claim_idle_ms / 1000  # claimed only once idle that long
     consumers = await redis.xinfo_consumers(names.stream, names.group)
-    assert {c["name"]: c["pending"] for c in consumers}[b"crashed-A"] == 0
+    # the dead consumer stays, without entries; the stopped one left the group
+    assert {c["name"]: c["pending"] for c in consumers} == {b"crashed-A": 0}
     sample = invalidator.metrics.registry.get_sample_value
     assert sample("invalidator_claimed_total") == len(events)
     assert sample("invalidator_events_processed_total", {"type": "study.changed.v1"}) == 20
+
+
+async def test_a_consumer_stopping_with_entries_pending_to_it_stays_in_the_group_for_a_claim(
+    settings_under: RedisSettings, relay: RedisBroker, redis: Redis
+) -> None:
+    no_claims = FAST.model_copy(update={"claim_idle_ms": 600_000})
+    invalidator = build(settings_under, no_claims, consumer="stopping")
+    names = invalidator.names
+    await invalidator.stream.ensure_group()
+    await publish(relay, names.stream, study_events(3))
+    await redis.xreadgroup(names.group, "stopping", {names.stream: ">"}, count=1)
+
+    async with running(invalidator):
+        await eventually(lambda: _all_read_one_pending(invalidator.stream))
+
+    consumers = await redis.xinfo_consumers(names.stream, names.group)
+    assert {c["name"]: c["pending"] for c in consumers} == {b"stopping": 1}
+
+
+async def _all_read_one_pending(stream: EventStream) -> bool:
+    state = await stream.group_state()
+    return (state.lag, state.pending) == (0, 1)
 
 
 async def test_an_entry_whose_consumers_kept_dying_is_dead_lettered_untried(

@@ -5,8 +5,9 @@ Building connects to nothing; the application's lifespan starts and stops what n
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from faststream import AckPolicy
@@ -20,6 +21,7 @@ from collabcache_shared.cache.store import AnyRedis, EntryStore
 from collabcache_shared.events import INVALIDATION_EVENTS_STREAM, DomainEvent
 from collabcache_shared.settings import InvalidatorSettings, RedisSettings
 from collabcache_shared.streams.broker import waiting_broker
+from collabcache_shared.streams.groups import leave_group, reading_tasks, reads_ended
 from collabcache_shared.telemetry import tracing as telemetry
 
 from .batches import BatchApplier
@@ -32,6 +34,7 @@ from .settlement import Settlement
 from .streams import EventStream, StreamNames, unique_consumer_name
 from .tracing import EventTracing
 
+log = logging.getLogger("collabcache_invalidator")
 SUBSCRIBER_DESCRIPTION = (
     "Every domain event (a committed change, published by the API's outbox relay) invalidates "
     "the cache entries it affects: `collabcache_shared.invalidation.keys_for(event.payload)`. "
@@ -58,14 +61,28 @@ class Invalidator:
     subscriber: StreamBatchSubscriber
     claims: ClaimLoop
     reports: AppliedReports | None = None  # for the metrics service (None: switched off)
+    reading: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def start_claims(self) -> None:
         self.claims.start()
 
     async def stop_claims(self) -> None:
+        """Before the broker stops: the claim loop ends, and the subscriber's reading tasks
+        are noted (FastStream cancels them without waiting for them to end)."""
         await self.claims.stop()
+        self.reading[:] = reading_tasks([self.subscriber])
 
     async def close(self) -> None:
+        """Once no read of ours can reach Redis any more, leave the group (unless entries are
+        still pending to this consumer: another replica claims them), then disconnect."""
+        await reads_ended(self.reading)
+        if self.reading:  # it consumed: the group exists
+            try:
+                await leave_group(
+                    self.redis, self.names.stream, self.names.group, self.names.consumer
+                )
+            except Exception:
+                log.warning("could not leave the group", exc_info=True)
         await self.redis.aclose()
 
 

@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import ResponseError
-
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.cache.store import AnyRedis
 from collabcache_shared.events import (
@@ -24,6 +22,7 @@ from collabcache_shared.events import (
     DOMAIN_EVENTS_STREAM,
     INVALIDATOR_GROUP,
 )
+from collabcache_shared.streams.groups import create_group_from_start
 
 from .reports import AppliedReports
 
@@ -94,15 +93,7 @@ class EventStream:
     async def ensure_group(self) -> bool:
         """Create the group (and the stream) from the start, so no event published before the
         first invalidator ran is skipped. True when it was created now."""
-        try:
-            await self.redis.xgroup_create(
-                self.names.stream, self.names.group, id="0", mkstream=True
-            )
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-            return False
-        return True
+        return await create_group_from_start(self.redis, self.names.stream, self.names.group)
 
     async def ack(self, *ids: bytes) -> None:
         """XACK, with the waiting invalidation reports in the same pipelined round trip (a

@@ -28,6 +28,7 @@ from collabcache_shared.metrics.reader import AggregateReader
 from collabcache_shared.metrics.writer import AggregateWriter
 from collabcache_shared.settings import MetricsSettings, RedisSettings
 from collabcache_shared.streams.broker import waiting_broker
+from collabcache_shared.streams.groups import reading_tasks, reads_ended
 from collabcache_shared.telemetry import tracing
 
 from .claims import ClaimLoop, Watched, resume_consuming
@@ -84,15 +85,14 @@ class MetricsService:
         """Before the broker stops: the claim loop ends, and the subscribers' reading tasks
         are noted (FastStream cancels them without waiting for them to end)."""
         await self.claims.stop()
-        self.reading[:] = [task for s in self.subscribers for task in s.tasks]
+        self.reading[:] = reading_tasks(self.subscribers)
 
     async def close(self) -> None:
         """Once no read of ours can reach Redis any more (a read still in flight would put
         this consumer back in the group), apply what this consumer read and never applied,
         leave the groups (when nothing is pending for it, and only if it ever consumed), then
         disconnect."""
-        if self.reading:
-            await asyncio.wait(self.reading, timeout=GRACEFUL_SECONDS)
+        await reads_ended(self.reading)
         if self.claims.started:
             await self._leave_groups()
         await self.redis.aclose()

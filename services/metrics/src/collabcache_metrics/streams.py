@@ -13,8 +13,6 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import ResponseError
-
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.cache.store import AnyRedis
 from collabcache_shared.events import (
@@ -22,6 +20,7 @@ from collabcache_shared.events import (
     INVALIDATION_EVENTS_STREAM,
     METRICS_GROUP,
 )
+from collabcache_shared.streams.groups import create_group_from_start, leave_group
 
 Fields = dict[bytes, bytes]
 
@@ -70,15 +69,7 @@ class GroupStream:
 
     async def ensure_group(self) -> bool:
         """Create the group (and the stream) from id 0; True when it was created now."""
-        try:
-            await self.redis.xgroup_create(
-                self.names.stream, self.names.group, id="0", mkstream=True
-            )
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-            return False
-        return True
+        return await create_group_from_start(self.redis, self.names.stream, self.names.group)
 
     async def claim(self, cursor: bytes, min_idle_ms: int, count: int) -> ClaimBatch:
         """XAUTOCLAIM one batch for this consumer (entries trimmed from the stream meanwhile
@@ -111,22 +102,6 @@ class GroupStream:
     async def leave(self) -> bool:
         """Remove this consumer from the group if it holds no pending entry (once it has
         stopped reading), so restarts do not pile up dead consumer names."""
-        try:
-            pending = await self.redis.xpending_range(
-                self.names.stream,
-                self.names.group,
-                min="-",
-                max="+",
-                count=1,
-                consumername=self.names.consumer,
-            )
-        except ResponseError as exc:
-            if "NOGROUP" in str(exc):  # stopped before the group was made: nothing to leave
-                return False
-            raise
-        if pending:
-            return False
-        await self.redis.xgroup_delconsumer(
-            self.names.stream, self.names.group, self.names.consumer
+        return await leave_group(
+            self.redis, self.names.stream, self.names.group, self.names.consumer
         )
-        return True
