@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from collabcache_metrics.bootstrap import build
 from collabcache_metrics.consumer import fold_cache_entries
+from collabcache_metrics.streams import GroupStream, StreamNames
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.events import CACHE_EVENTS_STREAM, METRICS_GROUP
 from collabcache_shared.metrics.layout import AggregateKeys
@@ -155,3 +156,23 @@ async def test_entries_a_stopping_consumer_read_and_never_applied_are_applied_be
     snapshot = await AggregateReader(redis, keyspace).snapshot(totals=True)
     assert snapshot.totals is not None and snapshot.totals.overall.requests == 249
     assert await redis.xinfo_consumers(stream, METRICS_GROUP) == []
+
+
+async def test_reading_its_own_pending_entries_acknowledges_trimmed_ones_and_goes_on(
+    keyspace: KeySpace, redis: Redis
+) -> None:
+    """A whole batch of its own pending list may be trimmed from the stream: those entries are
+    acknowledged and the next ones read, so an empty batch means nothing is left."""
+    names = StreamNames.cache_events(keyspace, "stopping")
+    await publish(redis, names.stream, steady_events(150))
+    await redis.xgroup_create(names.stream, METRICS_GROUP, id="0")
+    read = await redis.xreadgroup(METRICS_GROUP, "stopping", {names.stream: ">"}, count=150)
+    await redis.xtrim(names.stream, minid=read[0][1][120][0], approximate=False)
+    own = GroupStream(redis, names)
+
+    batch = await own.own_pending(count=100)
+
+    assert batch.ids == [i for i, _ in read[0][1][120:]]
+    assert (await redis.xpending(names.stream, METRICS_GROUP))["pending"] == 30
+    await redis.xack(names.stream, METRICS_GROUP, *batch.ids)
+    assert (await own.own_pending(count=100)).ids == []

@@ -88,16 +88,19 @@ class GroupStream:
     async def own_pending(self, count: int) -> ClaimBatch:
         """The oldest `count` entries this consumer read and never acknowledged (XREADGROUP
         from id 0: its own pending list). Entries trimmed from the stream meanwhile come back
-        without fields: they are acknowledged here, there is nothing left to fold."""
-        reply: Any = await self.redis.xreadgroup(
-            self.names.group, self.names.consumer, {self.names.stream: "0"}, count=count
-        )
-        read = reply[0][1] if reply else []
-        trimmed = [i for i, f in read if not f]
-        if trimmed:
-            await self.redis.xack(self.names.stream, self.names.group, *trimmed)
-        entries = [(i, f) for i, f in read if f]
-        return ClaimBatch(b"", [i for i, _ in entries], [dict(f) for _, f in entries])
+        without fields: they are acknowledged here (there is nothing left to fold) and the
+        next ones read, so an empty batch means nothing is pending to this consumer."""
+        while True:
+            reply: Any = await self.redis.xreadgroup(
+                self.names.group, self.names.consumer, {self.names.stream: "0"}, count=count
+            )
+            read = reply[0][1] if reply else []
+            trimmed = [i for i, f in read if not f]
+            if trimmed:
+                await self.redis.xack(self.names.stream, self.names.group, *trimmed)
+            entries = [(i, f) for i, f in read if f]
+            if entries or not read:
+                return ClaimBatch(b"", [i for i, _ in entries], [dict(f) for _, f in entries])
 
     async def leave(self) -> bool:
         """Remove this consumer from the group if it holds no pending entry (once it has
