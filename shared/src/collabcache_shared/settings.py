@@ -64,8 +64,9 @@ class RedisSettings(_Base):
     ssl: bool = False
     ssl_ca_certs: str | None = None
     ssl_cert_reqs: str = "required"
-    # Tens of milliseconds: a slow Redis must never hold a request (see the circuit breaker).
-    socket_timeout: float = Field(default=0.05, gt=0)
+    # A slow Redis must not hold a request for long (see the circuit breaker), but a machine
+    # busy at its peak must not trip the breaker either: 50 ms did (README, "Configuration").
+    socket_timeout: float = Field(default=0.25, gt=0)
     socket_connect_timeout: float = Field(default=0.1, gt=0)
     retry_attempts: int = Field(default=1, ge=0)
     retry_backoff_base: float = Field(default=0.005, ge=0)
@@ -146,15 +147,30 @@ class CacheSettings(_Base):
     model_config = SettingsConfigDict(env_prefix="CACHE_", env_file=".env", extra="ignore")
 
     enabled: bool = True
-    # The writer's own invalidation before it responds; off only for the TTL-only benchmark.
+    # The writer's own fence and invalidation; off only for the TTL-only benchmark, where an
+    # entry may then be served stale for up to its family TTL.
     invalidate_inline: bool = True
+    # Write fences (README, "The fenced cache protocol"): how long a fence holds if its clear
+    # is lost; a write must start committing `fence_commit_margin_seconds` before that, or it
+    # is rolled back (503). `fence_timeout_seconds`: how long a write waits to place its fence.
+    fence_seconds: float = Field(default=5.0, gt=0)
+    fence_commit_margin_seconds: float = Field(default=1.0, ge=0)
+    fence_timeout_seconds: float = Field(default=1.0, gt=0)
+    # False: a write whose fence cannot be placed commits anyway (no 503). Other replicas may
+    # then serve the previous value until the invalidator applies the write's event (its lag,
+    # milliseconds; while it is down, up to the family TTL).
+    fence_required: bool = True
+    # Fields per entry (pages of a list, with their leases and marks); a user's standings.
+    # A variant that finds its entry full is answered but not stored.
+    max_entry_fields: int = Field(default=32, ge=4)
+    max_standing_fields: int = Field(default=512, ge=4)
     # e.g. CACHE_TTL_SECONDS='{"ORGANIZATION_ANALYTICS": 3600}'; other families keep defaults.
     ttl_seconds: dict[str, int] = Field(default_factory=dict)
     stale_bound_seconds: int = Field(default=60, ge=0)
     lease_ms: int = Field(default=10_000, ge=100)
     stampede_wait_seconds: float = Field(default=2.0, gt=0)
     stampede_poll_seconds: float = Field(default=0.01, gt=0)
-    operation_timeout_seconds: float = Field(default=0.25, gt=0)
+    operation_timeout_seconds: float = Field(default=0.5, gt=0)
     breaker_failure_threshold: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=1.0, gt=0)
     events_enabled: bool = True
@@ -171,6 +187,17 @@ class CacheSettings(_Base):
         if any(v <= 0 for v in value.values()):
             raise ValueError("TTLs must be positive")
         return value
+
+    @model_validator(mode="after")
+    def _fence_outlives_its_margin(self) -> Self:
+        if self.fence_commit_margin_seconds >= self.fence_seconds:
+            raise ValueError("CACHE_FENCE_COMMIT_MARGIN_SECONDS must be below CACHE_FENCE_SECONDS")
+        return self
+
+    def max_fields(self, family: Family) -> int:
+        if family is Family.USER_PERMISSIONS:
+            return self.max_standing_fields
+        return self.max_entry_fields
 
     def ttl_ms(self, family: Family) -> int:
         seconds = self.ttl_seconds.get(family.value)

@@ -1,5 +1,6 @@
-"""Property 5: Redis slow or down never fails a request, and never makes one wait; after Redis
-returns, no entry that missed an invalidation during the outage is ever served.
+"""Property 5: Redis slow or down never fails a read, and never makes a request wait; a write
+that cannot fence the cache answers 503 at once and changes nothing (README, "The fenced cache
+protocol"), and a write whose clear is lost leaves its fence up until it expires.
 
 Each test runs its own app (its own breaker) on a private `redis-server` that it kills,
 pauses (`CLIENT PAUSE`: slow, data kept) or freezes (SIGSTOP: hung, data kept), over HTTP.
@@ -17,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from collabcache_api.main import create_app
-from collabcache_shared.cache.keys import CacheKey, Family
 from collabcache_shared.cache.manager import CacheManager
 from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
 from tests.integration.builders import Builder, Person, Scene
@@ -28,6 +29,8 @@ from tests.integration.cache.redis_server import RedisServer
 SOCKET_TIMEOUT = 0.05  # the production default, stated: the premise of "no request waits"
 RESET = 0.3  # the breaker's reset period in these apps
 BOUND = 1.0  # no request may take longer than this while Redis is dead or hung
+FENCE_TIMEOUT = 0.3  # how long a write waits to fence the cache before its 503
+FENCE_S = 1.0
 # A CLIENT PAUSE cannot be lifted early (see `RedisServer.pause`): long enough for the work
 # done during the outage, which each test checks was done before the pause ended.
 PAUSE_MS = 2500
@@ -47,12 +50,17 @@ class Api:
     async def call(
         self, method: str, path: str, who: Person, body: dict[str, Any] | None = None
     ) -> httpx.Response:
-        """One request, which must answer within `BOUND` and without a 5xx."""
+        """One request, which must answer within `BOUND` and without a 5xx (but a write's
+        clear 503: the cache could not be fenced)."""
         started = time.perf_counter()
         response = await self.http.request(method, path, headers=who.headers, json=body)
         elapsed = time.perf_counter() - started
         assert elapsed < BOUND, f"{method} {path} took {elapsed:.3f}s"
-        assert response.status_code < 500, response.text
+        if response.status_code == 503 and method != "GET":
+            assert response.headers["retry-after"] == "1"
+            assert "nothing was changed" in response.json()["detail"]
+        else:
+            assert response.status_code < 500, response.text
         return response
 
     async def get(self, path: str, who: Person) -> httpx.Response:
@@ -91,7 +99,14 @@ async def api(
             key_prefix=f"ccfail:{uuid.uuid4().hex[:8]}",
             socket_timeout=SOCKET_TIMEOUT,
         ),
-        CacheSettings(enabled=True, invalidate_inline=True, breaker_reset_seconds=RESET),
+        CacheSettings(
+            enabled=True,
+            invalidate_inline=True,
+            breaker_reset_seconds=RESET,
+            fence_timeout_seconds=FENCE_TIMEOUT,
+            fence_seconds=FENCE_S,
+            fence_commit_margin_seconds=0.2,
+        ),
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -126,22 +141,23 @@ async def warm(api: Api, s: Scene) -> None:
 
 
 async def assert_outage_is_invisible(api: Api, s: Scene) -> None:
-    """During the outage: every read answers from the database (BYPASS), writes succeed and
-    reads show them at once; every request within `BOUND`."""
+    """During the outage: every read answers from the database (BYPASS); writes answer 503
+    and change nothing (they could not fence the cache); every request within `BOUND`."""
     for _ in range(3):  # the first calls find out (timeouts), the rest skip Redis
         for path in reads(s):
             assert (await api.get(path, s.owner)).headers["x-cache"] == "BYPASS", path
     name = f"Renamed {uuid.uuid4().hex[:6]}"
     org = f"/api/organizations/{s.org_id}"
+    before = org_names(await api.get("/api/organizations", s.owner))
     renamed = await api.call("PATCH", org, s.owner, {"name": name})
-    assert renamed.status_code == 200, renamed.text
+    assert renamed.status_code == 503, renamed.text
     comments = f"/api/collaboration/studies/{s.study_id}/comments"
     text = f"written while Redis was away {uuid.uuid4().hex[:6]}"
     posted = await api.call("POST", comments, s.editor, {"body": text})
-    assert posted.status_code == 201, posted.text
+    assert posted.status_code == 503, posted.text
     listed = await api.get("/api/organizations", s.owner)
-    assert (listed.headers["x-cache"], org_names(listed)) == ("BYPASS", [name])
-    assert text in comment_bodies(await api.get(comments, s.owner))
+    assert (listed.headers["x-cache"], org_names(listed)) == ("BYPASS", before)
+    assert text not in comment_bodies(await api.get(comments, s.owner))
     assert api.cache.stats()["breaker"] == "open"
 
 
@@ -183,78 +199,59 @@ async def end_outage(server: RedisServer, outage: str) -> None:
         server.thaw()
 
 
-def stored_bodies(api: Api, server: RedisServer, user: uuid.UUID) -> list[bytes]:
-    """The raw cached pages of a user's organization list, read behind the app's back."""
-    container = api.app.state.container
-    name = container.keyspace.entry(CacheKey.of(Family.USER_ORGANIZATIONS, user))
-    with server.admin() as admin:
-        fields = admin.hgetall(name)
-    return [value for field, value in fields.items() if field.startswith(b"d:")]
-
-
-@dataclass(frozen=True)
-class AfterTheOutage:
-    old: str  # the organization's name when its list was cached
-    new: str  # its name after the rename whose invalidation was lost
-    reads: list[tuple[str, list[str]]]  # (X-Cache, names) of the two reads once Redis is back
-
-
-async def reads_after_a_missed_invalidation(
-    api: Api, server: RedisServer, s: Scene
-) -> AfterTheOutage:
-    """Cache the owner's organization list, pause Redis (its data kept), rename the
-    organization (its invalidation cannot reach Redis), let Redis answer again, wait out the
-    breaker, read the list twice. With CLIENT PAUSE the client gives up on the UNLINK and
-    closes the connection, so the server drops it: the invalidation is lost. (A frozen server
-    is no such case: the kernel keeps the bytes and the UNLINK runs on SIGCONT, late.)"""
+async def reads_after_a_lost_clear(
+    api: Api, s: Scene, monkeypatch: pytest.MonkeyPatch, *, fenced: bool = True
+) -> list[tuple[str, list[str]]]:
+    """Cache the owner's organization list, rename the organization while Redis refuses the
+    write's clear (it is lost, whatever the retries), read the list at once and after the
+    fence's expiry. `fenced=False` is the control: the write placed no fence."""
     path = "/api/organizations"
-    first = await api.get(path, s.owner)
-    cached = await api.get(path, s.owner)
-    [old] = org_names(first)
-    assert cached.headers["x-cache"] == "HIT" and org_names(cached) == [old]
+    await api.get(path, s.owner)
+    assert (await api.get(path, s.owner)).headers["x-cache"] == "HIT"
+    store = api.cache.store
 
-    begin_outage(server, "pause")
+    async def lost(*_: object) -> int:
+        raise RedisConnectionError("Redis is away")
+
+    async def no_fence(*_: object) -> int:
+        return 0
+
+    monkeypatch.setattr(store, "clear", lost)
+    if not fenced:
+        monkeypatch.setattr(store, "fence", no_fence)
     new = f"Renamed {uuid.uuid4().hex[:6]}"
-    renamed = await api.call("PATCH", f"/api/organizations/{s.org_id}", s.owner, {"name": new})
-    assert renamed.status_code == 200, renamed.text
-    assert api.cache.counters["invalidation_failed"] > 0
-    during = await api.get(path, s.owner)
-    assert (during.headers["x-cache"], org_names(during)) == ("BYPASS", [new])
-    await end_outage(server, "pause")
-
-    # The precondition that makes this test mean something: the invalidation really was
-    # lost, and the old page is still in Redis, with the server back and answering.
-    bodies = stored_bodies(api, server, s.owner.id)
-    assert bodies and all(old.encode() in body for body in bodies)
-
-    await asyncio.sleep(RESET * 1.5)
-    after = [await api.get(path, s.owner) for _ in range(2)]
-    return AfterTheOutage(old, new, [(r.headers["x-cache"], org_names(r)) for r in after])
+    started = time.perf_counter()
+    response = await api.http.patch(
+        f"/api/organizations/{s.org_id}", headers=s.owner.headers, json={"name": new}
+    )
+    assert response.status_code == 200, response.text
+    assert time.perf_counter() - started < FENCE_S + BOUND  # retried until the fence expired
+    reads = [await api.get(path, s.owner)]
+    await asyncio.sleep(FENCE_S)
+    reads += [await api.get(path, s.owner) for _ in range(2)]
+    return [(r.headers["x-cache"], org_names(r)) for r in reads]
 
 
-async def test_no_entry_that_missed_an_invalidation_is_served_after_redis_returns(
-    api: Api, server: RedisServer, build: Builder
+async def test_a_lost_clear_never_serves_the_old_entry(
+    api: Api, build: Builder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    outage = await reads_after_a_missed_invalidation(api, server, await build.scene())
-    fresh = [outage.new]
-    assert outage.reads == [("MISS", fresh), ("HIT", fresh)]  # fresh, and cached again
+    s = await build.scene()
+    reads = await reads_after_a_lost_clear(api, s, monkeypatch)
+    fresh = reads[0][1]
+    assert reads == [("MISS", fresh), ("MISS", fresh), ("HIT", fresh)]
+    assert fresh[0].startswith("Renamed")
+    assert api.cache.fences.counters["clear_lost"] == 1
     assert api.cache.stats()["breaker"] == "closed"
 
 
-async def test_negative_control_without_recovery_the_stale_page_would_be_served(
-    api: Api, server: RedisServer, build: Builder, monkeypatch: pytest.MonkeyPatch
+async def test_negative_control_without_the_fence_the_stale_page_would_be_served(
+    api: Api, build: Builder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The scenario above with the recovery step (retire every family) made a no-op: the page
-    cached before the rename comes back as a HIT. This is what the recovery prevents, and the
-    proof that the scenario really loses an invalidation."""
-
-    async def no_retirement() -> None:
-        return None
-
-    monkeypatch.setattr(api.cache.store, "retire_all", no_retirement)
-    outage = await reads_after_a_missed_invalidation(api, server, await build.scene())
-    assert outage.reads[0] == ("HIT", [outage.old])  # the name before the rename: stale
-    assert outage.old != outage.new
+    """The same scenario with the fence made a no-op: the page cached before the rename comes
+    back as a HIT. This is what the fence prevents, and the proof the clear really was lost."""
+    s = await build.scene()
+    reads = await reads_after_a_lost_clear(api, s, monkeypatch, fenced=False)
+    assert reads[0][0] == "HIT" and not reads[0][1][0].startswith("Renamed")
 
 
 async def test_redis_restarted_empty_is_used_again(

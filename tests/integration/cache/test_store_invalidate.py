@@ -42,7 +42,7 @@ async def test_plain_entries_go_and_stale_serving_ones_are_marked(
     await fill(redis, [keyspace.entry(k) for k in plain + stale])
     await flush_scripts(redis)
     if isinstance(redis, RedisCluster):
-        assert not await script_loaded(redis, scripts.MARK_STALE_SHA)
+        assert not await script_loaded(redis, scripts.INVALIDATE_SHA)
 
     for attempt in (1, 2):  # again: idempotent (the entries are gone, or marked once more)
         count = await store.invalidate([*plain, *stale, *missing, *plain[:3]], NOW_MS + attempt)
@@ -55,7 +55,7 @@ async def test_plain_entries_go_and_stale_serving_ones_are_marked(
             assert entry[b"d:-"] == b"cached" and entry[b"g"] == str(attempt).encode()
             assert entry[STALE_SINCE.encode()] == str(NOW_MS + 1).encode()  # the first one
     if isinstance(redis, RedisCluster):  # NOSCRIPT answered, EVAL loaded it where it was missing
-        assert await script_loaded(redis, scripts.MARK_STALE_SHA)
+        assert await script_loaded(redis, scripts.INVALIDATE_SHA)
 
 
 async def script_loaded(redis: RedisCluster, sha: str) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from collabcache_api import deps
+from collabcache_api import unit_of_work
 from collabcache_shared.cache.keys import POLICIES, CacheKey
 from collabcache_shared.invalidation import keys_for_events
 from tests.integration.builders import Builder
@@ -117,7 +117,7 @@ def without(monkeypatch: pytest.MonkeyPatch) -> list[Read]:
         dropped = {f for r in reads for f in r.depends}
         return {k for k in keys_for_events(events) if k.family not in dropped}
 
-    monkeypatch.setattr(deps, "keys_for_events", fewer_keys)
+    monkeypatch.setattr(unit_of_work, "keys_for_events", fewer_keys)
     return reads
 
 

@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from .errors import Forbidden, NotFound
-from .models import MANAGER_ROLES, OrganizationMember, OrgRole, Study, StudyCollaborator, StudyRole
+from .models import (
+    MANAGER_ROLES,
+    Organization,
+    OrganizationMember,
+    OrgRole,
+    Study,
+    StudyCollaborator,
+    StudyRole,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +67,26 @@ async def org_role_of(
         )
     )
     return OrgRole(role) if role is not None else None
+
+
+async def org_standing_of(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[bool, OrgRole | None]:
+    """Whether the organization exists, and the user's role in it: one query."""
+    row = (
+        await session.execute(
+            select(Organization.id, OrganizationMember.role)
+            .outerjoin(
+                OrganizationMember,
+                (col(OrganizationMember.organization_id) == Organization.id)
+                & (col(OrganizationMember.user_id) == user_id),
+            )
+            .where(Organization.id == org_id)
+        )
+    ).first()
+    if row is None:
+        return False, None
+    return True, OrgRole(row[1]) if row[1] is not None else None
 
 
 async def require_org_member(

@@ -10,16 +10,14 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collabcache_shared.events import DomainEvent
-from collabcache_shared.invalidation import keys_for_events
 from collabcache_shared.settings import ApiSettings
 
-from . import db, transaction_events
 from .bootstrap import Container
 from .errors import Forbidden, Unauthorized
 from .models import User
 from .pagination import PageRequest, decode_cursor
 from .security import user_id_from_token
+from .unit_of_work import request_transaction
 
 # Every dependency here is `async def` though none awaits: FastAPI runs a plain `def` dependency
 # in the thread pool, a hand-off per dependency per request that cost a cached GET 20-35% of its
@@ -44,19 +42,10 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
 async def get_session(container: ContainerDep, request: Request) -> AsyncIterator[AsyncSession]:
-    events: list[DomainEvent] = []
     writes = request.method not in SAFE_METHODS
-    async with db.unit_of_work(container.sessions) as session:
-        if writes:
-            await transaction_events.carry_trace_context(
-                session, request.headers.get("traceparent")
-            )
+    traceparent = request.headers.get("traceparent")
+    async with request_transaction(container, writes=writes, traceparent=traceparent) as session:
         yield session
-        if writes and session.in_transaction():
-            events = await transaction_events.of_current_transaction(session)
-    # Committed: drop what the write changed before anyone sees its response.
-    if events and container.cache is not None and container.cache_settings.invalidate_inline:
-        await container.cache.invalidate(keys_for_events(events))
 
 
 # scope="function": the transaction commits when the handler returns, before the response is

@@ -15,6 +15,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.routing import Match
 
+from collabcache_shared.cache.errors import FenceExpired, FenceUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -77,7 +79,7 @@ _ERROR_DESCRIPTIONS = {
     404: "Not found, or not visible to the caller",
     409: "Conflicts with the current state",
     422: "The request does not match the schema, or breaks a rule on its values",
-    503: "The database is unavailable; retry after `Retry-After` seconds",
+    503: "The database (or, for a write, the cache) is unavailable; retry after `Retry-After`",
 }
 
 
@@ -165,6 +167,16 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _write_not_fenced(_: Request, exc: Exception) -> JSONResponse:
+    # README, "The fenced cache protocol": a write that cannot fence the cache changes nothing.
+    log.warning("write refused, the cache could not be fenced: %s", type(exc).__name__)
+    return JSONResponse(
+        {"detail": "The cache is unavailable for writes; nothing was changed, try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -177,3 +189,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TimeoutError, _database_unavailable)
     # Every pooled connection busy for the whole pool timeout: overloaded, not broken.
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
+    app.add_exception_handler(FenceUnavailable, _write_not_fenced)
+    app.add_exception_handler(FenceExpired, _write_not_fenced)

@@ -1,11 +1,14 @@
 """The cache manager: read-through caching that never serves a stale value, never stampedes,
-and never lets a slow or dead Redis fail or hold a request.
+and never lets a slow or dead Redis fail or hold a request (README, "The fenced cache
+protocol").
 
 - `get_or_load` (the plan's `withCache`): hit, or load once (a per-process single flight and a
-  Redis lease across processes), fill only while the lease holds (no stale set).
-- Redis errors open the circuit breaker: requests are answered by the loader (BYPASS).
-- An invalidation that could not be applied opens the breaker too, and the breaker closes only
-  after every family generation was bumped: no entry that missed an invalidation is served.
+  Redis lease across processes), fill only while the lease holds and no write's fence is up.
+- A request shares an in-process load only if that load's result was certified by Redis after
+  the request joined it (a fill its lease still allowed, or a lookup): a load that began
+  before a write the request saw complete is never shared with it.
+- Redis errors open the circuit breaker: requests are answered by the loader (BYPASS). Writes
+  do not rely on it: they fence before committing (`fences`).
 """
 
 from __future__ import annotations
@@ -18,17 +21,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from redis.exceptions import RedisError
-
 from ..settings import CacheSettings
 from .breaker import BreakerState, CircuitBreaker
 from .entry import Entry, etag_of
+from .errors import REDIS_FAILURES, RedisUnavailable
+from .fences import Fences
+from .flights import Flight
 from .keys import CacheKey, Family
-from .store import EntryStore, Found, Lease, Slot
+from .store import EntryStore, FillResult, Found, Lease, Slot
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-REDIS_FAILURES = (RedisError, OSError, TimeoutError)
 Loader = Callable[[], Awaitable[bytes]]
 
 
@@ -47,10 +50,6 @@ class Result:
     age_s: int | None = None
 
 
-class RedisUnavailable(Exception):
-    pass
-
-
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -64,9 +63,9 @@ class CacheManager:
         self.breaker = breaker or CircuitBreaker(
             settings.breaker_failure_threshold, settings.breaker_reset_seconds
         )
-        self._flights: dict[Slot, asyncio.Future[Result]] = {}
+        self.fences = Fences(store, settings)
+        self._flights: dict[Slot, Flight[Result]] = {}
         self._refreshing: set[Slot] = set()
-        self._missed_invalidations = 0  # since the last retirement of every family
         self._background: set[asyncio.Task[None]] = set()
         self.counters: dict[str, int] = dict.fromkeys(
             [
@@ -76,6 +75,10 @@ class CacheManager:
                 "stale",
                 "fill",
                 "fill_refused",
+                "fill_fenced",
+                "fill_full",
+                "flight_joined",
+                "flight_not_shared",
                 "invalidation",
                 "invalidation_failed",
                 "redis_error",
@@ -101,18 +104,12 @@ class CacheManager:
             return False
         if self.breaker.state is BreakerState.CLOSED:
             return True
-        missed = self._missed_invalidations
-        try:  # half-open: probe, and retire everything if an invalidation was missed
+        try:  # half-open: one probe
             async with asyncio.timeout(self.settings.operation_timeout_seconds):
                 await self.store.ping()
-                if missed:
-                    await self.store.retire_all()
         except REDIS_FAILURES:
             self.breaker.record_failure()
             return False
-        if self._missed_invalidations != missed:
-            return False  # one more was missed during the probe (breaker tripped): retire again
-        self._missed_invalidations = 0
         self.breaker.record_success()
         log.info("redis is back: cache re-enabled")
         return True
@@ -145,7 +142,36 @@ class CacheManager:
                 if served.outcome is Outcome.STALE:
                     self.schedule_refresh(slot, load, found.generation)
                 return served
-        return await self._single_flight(slot, lambda: self._load(slot, load, found, refresh))
+        flight = self._flights.get(slot)
+        if flight is not None:
+            return await self._join(flight, slot, load, refresh)
+        flight = self._flights[slot] = Flight[Result]()
+        try:
+            result = await self._load(slot, load, found, refresh, flight)
+            flight.future.set_result(result)
+            return result
+        except BaseException as exc:
+            flight.future.set_exception(exc)
+            flight.future.exception()  # retrieved: no "never retrieved" warning if nobody waited
+            raise
+        finally:
+            if self._flights.get(slot) is flight:
+                del self._flights[slot]
+
+    async def _join(
+        self, flight: Flight[Result], slot: Slot, load: Loader, refresh: bool
+    ) -> Result:
+        """Wait for the load in flight; use it only if Redis certified it after we joined."""
+        joined = flight.round
+        try:
+            result = await asyncio.shield(flight.future)
+        except Exception:  # not certified either (a 404 then may predate a creation): our own
+            result = None
+        if result is not None and flight.certified_round >= joined:
+            self.counters["flight_joined"] += 1
+            return Result(result.body, result.etag, Outcome.MISS)
+        self.counters["flight_not_shared"] += 1
+        return await self._load(slot, load, None, refresh, Flight[Result]())
 
     def _serve(self, found: Found) -> Result | None:
         now = now_ms()
@@ -184,60 +210,57 @@ class CacheManager:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _single_flight(self, slot: Slot, run: Callable[[], Awaitable[Result]]) -> Result:
-        flight = self._flights.get(slot)
-        if flight is not None:
-            result = await asyncio.shield(flight)
-            return Result(result.body, result.etag, Outcome.MISS)
-        flight = asyncio.get_running_loop().create_future()
-        self._flights[slot] = flight
-        try:
-            result = await run()
-            flight.set_result(result)
-            return result
-        except BaseException as exc:
-            flight.set_exception(exc)
-            flight.exception()  # retrieved: no "never retrieved" warning if nobody waited
-            raise
-        finally:
-            del self._flights[slot]
-
-    async def _load(self, slot: Slot, load: Loader, found: Found | None, refresh: bool) -> Result:
-        if found is None:  # Redis unusable, or a refresh without lookup
+    async def _load(
+        self, slot: Slot, load: Loader, found: Found | None, refresh: bool, flight: Flight[Result]
+    ) -> Result:
+        if found is None:  # Redis unusable, a refresh without lookup, or a fresh start
             looked = await self.lookup([slot])
             if not looked:
                 return await self.bypass(load)
             found = looked[0]
+            served = None if refresh else self._serve(found)
+            if served is not None:
+                return served
         try:
-            lease = await self._acquire(slot, found, "refresh" if refresh else "miss")
+            lease = await self._acquire(slot, found, "refresh" if refresh else "miss", flight)
         except RedisUnavailable:
             return await self.bypass(load)
         if isinstance(lease, Result):
             return lease
+        if lease.fenced:  # a write is committing: answer from the database, store nothing
+            self.counters["fill_fenced"] += 1
+            self.counters["miss"] += 1
+            return await self._uncached(load, Outcome.MISS)
         try:
             body = await load()
         except BaseException:
             await self._quietly(self.store.release, slot, lease)
             raise
-        await self._fill(slot, lease, found.generation, body)
+        round_ = flight.next_round()
+        if await self._fill(slot, lease, found.generation, body) is not FillResult.REFUSED:
+            flight.certify(round_)
         self.counters["miss"] += 1
         return Result(body, etag_of(body), Outcome.MISS)
 
-    async def _acquire(self, slot: Slot, found: Found, mode: str) -> Lease | Result:
+    async def _acquire(
+        self, slot: Slot, found: Found, mode: str, flight: Flight[Result]
+    ) -> Lease | Result:
         """A lease, or the value another reader stored while we waited (bounded wait)."""
         deadline = time.monotonic() + self.settings.stampede_wait_seconds
         while True:
             lease = await self._redis(self._lease, slot, found.generation, mode)
-            if lease.granted:
+            if lease.granted or lease.fenced:
                 return lease
             if time.monotonic() >= deadline:
                 mode = "force"  # the first loader takes too long: load ourselves
                 continue
             if not lease.filled_meanwhile:
                 await asyncio.sleep(min(lease.wait_ms / 1000, self.settings.stampede_poll_seconds))
+            round_ = flight.next_round()
             looked = await self._redis(self.store.lookup, [slot])
             served = self._serve(looked[0])
             if served is not None:
+                flight.certify(round_)
                 return served
 
     async def _lease(self, slot: Slot, generation: int, mode: str) -> Lease:
@@ -246,11 +269,16 @@ class CacheManager:
             slot, now_ms(), self.settings.lease_ms, generation, mode, ttl_ms
         )
 
-    async def _fill(self, slot: Slot, lease: Lease, generation: int, body: bytes) -> None:
+    async def _fill(self, slot: Slot, lease: Lease, generation: int, body: bytes) -> FillResult:
         entry = Entry(generation, now_ms(), etag_of(body), body)
-        ttl_ms = self.settings.ttl_ms(slot.key.family)
-        stored = await self._quietly(self.store.fill, slot, lease, entry, ttl_ms)
-        self.counters["fill" if stored else "fill_refused"] += 1
+        family = slot.key.family
+        ttl_ms = self.settings.ttl_ms(family)
+        max_fields = self.settings.max_fields(family)
+        stored = await self._quietly(self.store.fill, slot, lease, entry, ttl_ms, max_fields)
+        result = FillResult.REFUSED if stored is None else FillResult(stored)
+        counter = {FillResult.STORED: "fill", FillResult.FULL: "fill_full"}
+        self.counters[counter.get(result, "fill_refused")] += 1
+        return result
 
     async def bypass(self, load: Loader) -> Result:
         """Answer from the loader alone (Redis is not usable now)."""
@@ -259,8 +287,12 @@ class CacheManager:
 
     @staticmethod
     async def uncached(load: Loader) -> Result:
+        return await CacheManager._uncached(load, Outcome.BYPASS)
+
+    @staticmethod
+    async def _uncached(load: Loader, outcome: Outcome) -> Result:
         body = await load()
-        return Result(body, etag_of(body), Outcome.BYPASS)
+        return Result(body, etag_of(body), outcome)
 
     async def _quietly(self, op: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         try:
@@ -268,10 +300,10 @@ class CacheManager:
         except RedisUnavailable:
             return None
 
-    # -- writes ---------------------------------------------------------------------------
+    # -- invalidation outside a write's fence (the invalidator's, an operator's) ---------------
     async def invalidate(self, keys: Iterable[CacheKey]) -> bool:
-        """Apply a write's invalidations. On failure the cache stays off until Redis answers
-        again and every family was retired, so no skipped invalidation is ever observable."""
+        """Drop entries now (writes' fences stay up). False if Redis could not be reached:
+        nothing else happens then, the caller decides (the invalidator retries its batch)."""
         keys = list(keys)
         if not keys:
             return True
@@ -281,35 +313,15 @@ class CacheManager:
             return True
         except RedisUnavailable:
             self.counters["invalidation_failed"] += len(keys)
-            self._missed()
             return False
 
     async def invalidate_family(self, family: Family) -> bool:
+        """Retire every entry of a family at once (an operator's tool: O(1), no SCAN)."""
         try:
             await self._redis(self.store.retire, [family])
             return True
         except RedisUnavailable:
-            self._missed()
             return False
-
-    def _missed(self) -> None:
-        """An invalidation could not be applied: cache off until every family is retired.
-
-        Recovery is not left to the next request: a background task probes Redis every
-        `breaker_reset_seconds`, so the retirement (which other replicas see at once) happens
-        as soon as Redis answers, whether or not this process gets traffic.
-        """
-        self._missed_invalidations += 1
-        self.breaker.trip()
-        if not any(t.get_name() == "cache-recovery" for t in self._background):
-            task = asyncio.create_task(self._recover(), name="cache-recovery")
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    async def _recover(self) -> None:
-        while self._missed_invalidations:
-            await asyncio.sleep(self.settings.breaker_reset_seconds)
-            await self._available()
 
     # -- the plan's plain operations ----------------------------------------------------------
     async def get(self, slot: Slot) -> bytes | None:
@@ -318,7 +330,8 @@ class CacheManager:
         return entry.body if entry is not None else None
 
     async def set(self, slot: Slot, body: bytes) -> bool:
-        """Store unconditionally (takes the lease over): for warming, never for read-through."""
+        """Store unconditionally (takes the lease over) unless a write's fence is up: for
+        warming a value read after every write it must reflect, never for read-through."""
         looked = await self.lookup([slot])
         if not looked:
             return False
@@ -327,8 +340,9 @@ class CacheManager:
             lease = await self._redis(self._lease, slot, generation, "force")
         except RedisUnavailable:
             return False
-        await self._fill(slot, lease, generation, body)
-        return True
+        if not lease.granted:
+            return False
+        return await self._fill(slot, lease, generation, body) is FillResult.STORED
 
     async def delete(self, *keys: CacheKey) -> bool:
         return await self.invalidate(keys)

@@ -1,10 +1,17 @@
-"""The Lua scripts behind leases, fills and stale marks. Each touches exactly one key, but
-`MARK_STALE_ALL`, which the entry store runs only on a standalone Redis (all keys on one node).
+"""The Lua scripts behind leases, fills, write fences and invalidations (README, "The fenced
+cache protocol"). Each call touches one key on a cluster; on a standalone Redis `INVALIDATE`
+takes many keys in one call (there are no hash slots there).
 
 Leases close the stale-set race ("Scaling Memcache at Facebook", section 3.2.1): a reader that
 misses takes a lease on the variant; an invalidation deletes the entry and with it the lease,
 so a fill whose database read predates the invalidation finds no lease and is refused.
 The same lease tells other readers that a load is in flight (no stampede).
+
+Fences close it for writes that have not committed yet: before committing, a write places a
+fence (field `f:<token>`, counted in `f`) on every entry it will invalidate, dropping what the
+entry held. While any fence is up, no lease is granted and no fill lands; the write clears its
+own fence after committing (dropping the entry with it). A fence whose clear is lost expires
+with the entry (PEXPIRE, Redis's own clock): the write must have committed by then.
 """
 
 from __future__ import annotations
@@ -15,9 +22,11 @@ import hashlib
 # mode "miss": refuse if a valid fresh value is there; "refresh": take a free lease even if
 # a value is there; "force": take the lease even if another reader holds it.
 # Returns {0} filled meanwhile, {1, g} lease granted (g: the entry's invalidation counter),
-# {2, ms} another reader holds a live lease for ms more.
+# {2, ms} another reader holds a live lease for ms more, {3} fenced (load, answer, no fill).
+# A lease keeps a new entry alive for lease_ms; it never moves the expiry a fill has set.
 LEASE = """
 local key = KEYS[1]
+if redis.call('HEXISTS', key, 'f') == 1 then return {3} end
 local now = tonumber(ARGV[3])
 local lfield = 'l:' .. ARGV[1]
 if ARGV[7] == 'miss' then
@@ -37,25 +46,33 @@ if ARGV[7] ~= 'force' then
   end
 end
 redis.call('HSET', key, lfield, ARGV[2] .. ':' .. tostring(now + tonumber(ARGV[4])))
-if redis.call('PTTL', key) < tonumber(ARGV[4]) then
+if redis.call('HEXISTS', key, 'e') == 0 and redis.call('PTTL', key) < tonumber(ARGV[4]) then
   redis.call('PEXPIRE', key, ARGV[4])
 end
 return {1, tonumber(redis.call('HGET', key, 'g') or '0')}
 """
 
-# KEYS[1] entry; ARGV: variant, token, value, entry_ttl_ms, g observed with the lease.
-# Returns 1 if stored, 0 if the lease was gone or taken over (the value may be stale).
+# KEYS[1] entry; ARGV: variant, token, value, entry_ttl_ms, g observed with the lease,
+# max_fields. Returns 1 stored; 2 the lease was still valid but the entry is full (a new
+# variant is not stored: the response is still fresh); 0 refused (lease gone, taken over or
+# fenced: the value may be stale). The first fill sets the entry's expiry; later fills never
+# extend it, so no entry outlives its family TTL counted from its first fill.
 FILL = """
 local key = KEYS[1]
 local lfield = 'l:' .. ARGV[1]
+local dfield = 'd:' .. ARGV[1]
 local held = redis.call('HGET', key, lfield)
 if not held or string.match(held, '^([^:]+):') ~= ARGV[2] then return 0 end
-redis.call('HSET', key, 'd:' .. ARGV[1], ARGV[3])
+if redis.call('HEXISTS', key, 'f') == 1 then return 0 end
 redis.call('HDEL', key, lfield)
+if redis.call('HEXISTS', key, dfield) == 0 and redis.call('HLEN', key) >= tonumber(ARGV[6]) then
+  return 2
+end
+redis.call('HSET', key, dfield, ARGV[3])
 if (redis.call('HGET', key, 'g') or '0') == ARGV[5] then
   redis.call('HDEL', key, 's')
 end
-if redis.call('PTTL', key) < tonumber(ARGV[4]) then
+if redis.call('HSETNX', key, 'e', 1) == 1 then
   redis.call('PEXPIRE', key, ARGV[4])
 end
 return 1
@@ -72,26 +89,45 @@ end
 return 0
 """
 
-# KEYS[1] entry; ARGV: now_ms. For families that may be served stale: keep the value, count
-# the invalidation and remember since when it is stale (the first unapplied invalidation).
-MARK_STALE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[1], 'g', 1)
-redis.call('HSETNX', KEYS[1], 's', ARGV[1])
-return 1
-"""
-MARK_STALE_SHA = hashlib.sha1(MARK_STALE.encode(), usedforsecurity=False).hexdigest()  # for EVALSHA
-
-# KEYS: entries; ARGV: now_ms. `MARK_STALE` on each key, in one call (standalone Redis only:
-# the keys are in many hash slots). Returns how many existed.
-MARK_STALE_ALL = """
-local marked = 0
-for _, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then
-    redis.call('HINCRBY', key, 'g', 1)
-    redis.call('HSETNX', key, 's', ARGV[1])
-    marked = marked + 1
+# KEYS: entries; ARGV: op, now_ms, fence_ms, token, first_stale.
+# Keys before index `first_stale` (1-based) are dropped; from it on they belong to families
+# served stale (analytics), which keep their value and are marked stale (`g` counts the
+# invalidations, `s` says since when) for every op.
+# op "fence": drop the entry and put up this write's fence (`f:<token>`, counted in `f`) for
+#   at least fence_ms. "clear": take this write's fence down; the entry is dropped, or kept
+#   holding only the other writes' fences. "drop" (the invalidator's, and writes made without
+#   a fence): drop the entry unless a fence is up (a fenced entry holds nothing else).
+# Returns how many keys it changed (callers count the keys they addressed instead).
+INVALIDATE = """
+local op, now, fence_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local mine, first_stale = 'f:' .. ARGV[4], tonumber(ARGV[5])
+local changed = 0
+for i, key in ipairs(KEYS) do
+  if i >= first_stale then
+    if redis.call('EXISTS', key) == 1 then
+      redis.call('HINCRBY', key, 'g', 1)
+      redis.call('HSETNX', key, 's', now)
+      changed = changed + 1
+    end
+  else
+    local fences = tonumber(redis.call('HGET', key, 'f') or '0')
+    if op == 'fence' then
+      if fences == 0 then redis.call('UNLINK', key) end
+      if redis.call('HSETNX', key, mine, 1) == 1 then redis.call('HINCRBY', key, 'f', 1) end
+      if redis.call('PTTL', key) < fence_ms then redis.call('PEXPIRE', key, fence_ms) end
+      changed = changed + 1
+    elseif op == 'clear' then
+      if redis.call('HDEL', key, mine) == 1 then fences = fences - 1 end
+      if fences <= 0 then
+        changed = changed + redis.call('UNLINK', key)
+      else
+        redis.call('HSET', key, 'f', fences)
+      end
+    elseif fences == 0 then
+      changed = changed + redis.call('UNLINK', key)
+    end
   end
 end
-return marked
+return changed
 """
+INVALIDATE_SHA = hashlib.sha1(INVALIDATE.encode(), usedforsecurity=False).hexdigest()  # EVALSHA

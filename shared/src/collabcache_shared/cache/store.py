@@ -2,8 +2,9 @@
 
 `lookup` is the hot path: for each requested entry one `HMGET` of its value and stale mark
 and one `GET` of its family generation, all in one pipeline, so a hit (authorization record
-and response together) costs one round trip. `invalidate` is the invalidator's: a batch of
-events' entries in a few commands on a standalone Redis, one command per entry on a cluster.
+and response together) costs one round trip. `fence` and `clear` are a write's (before and
+after its commit), `invalidate` the invalidator's: each one command on a standalone Redis
+whatever the number of entries, one command per entry on a cluster.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 from redis.asyncio import Redis
@@ -40,6 +42,12 @@ class Found:
     stale_since_ms: int | None
 
 
+class FillResult(IntEnum):
+    REFUSED = 0  # the lease was gone, taken over or fenced: the value may be stale
+    STORED = 1
+    FULL = 2  # the lease held (the value is fresh) but the entry has no room for a new variant
+
+
 @dataclass(frozen=True, slots=True)
 class Lease:
     granted: bool
@@ -47,6 +55,7 @@ class Lease:
     invalidations: int = 0  # the entry's `g` when the lease was taken
     filled_meanwhile: bool = False
     wait_ms: int = 0
+    fenced: bool = False  # a write is committing: load and answer, never fill
 
 
 def _int(value: Any) -> int:
@@ -60,6 +69,7 @@ class EntryStore:
         self._lease = redis.register_script(scripts.LEASE)
         self._fill = redis.register_script(scripts.FILL)
         self._release = redis.register_script(scripts.RELEASE)
+        self._invalidate_all = redis.register_script(scripts.INVALIDATE)
 
     async def lookup(self, slots: Sequence[Slot]) -> list[Found]:
         pipe = self.redis.pipeline(transaction=False)
@@ -87,67 +97,82 @@ class EntryStore:
             return Lease(True, token, invalidations=int(reply[1]))
         if status == 2:
             return Lease(False, wait_ms=int(reply[1]))
+        if status == 3:
+            return Lease(False, fenced=True)
         return Lease(False, filled_meanwhile=True)
 
-    async def fill(self, slot: Slot, lease: Lease, entry: Entry, ttl_ms: int) -> bool:
-        stored = await self._fill(
+    async def fill(
+        self, slot: Slot, lease: Lease, entry: Entry, ttl_ms: int, max_fields: int
+    ) -> FillResult:
+        reply = await self._fill(
             keys=[self.keys.entry(slot.key)],
-            args=[slot.variant, lease.token, entry.encode(), ttl_ms, lease.invalidations],
+            args=[
+                slot.variant,
+                lease.token,
+                entry.encode(),
+                ttl_ms,
+                lease.invalidations,
+                max_fields,
+            ],
         )
-        return bool(stored)
+        return FillResult(int(reply))
 
     async def release(self, slot: Slot, lease: Lease) -> None:
         await self._release(keys=[self.keys.entry(slot.key)], args=[slot.variant, lease.token])
 
-    async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int:
-        """Drop entries (every variant, every lease) in one pipelined round trip; families
-        that may be served stale are marked stale instead. Returns how many entries.
+    async def fence(self, keys: Iterable[CacheKey], token: str, fence_ms: int, now_ms: int) -> int:
+        """Put up a write's fence on every entry it will invalidate (dropping their values)."""
+        return await self._invalidate("fence", keys, now_ms, token, fence_ms)
 
-        On a standalone Redis that is one multi-key `UNLINK` and one `MARK_STALE_ALL` call
-        whatever the number of keys; on a cluster (keys in many hash slots) one `UNLINK` and
-        one `EVALSHA` of `MARK_STALE` per key, each on one key (the script is loaded again on
-        the node that answers NOSCRIPT)."""
+    async def clear(self, keys: Iterable[CacheKey], token: str, now_ms: int) -> int:
+        """Take a committed write's fence down, dropping the entries."""
+        return await self._invalidate("clear", keys, now_ms, token)
+
+    async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int:
+        """Drop entries (every variant, every lease) but leave writes' fences up; families
+        that may be served stale are marked stale instead. Returns how many entries."""
+        return await self._invalidate("drop", keys, now_ms)
+
+    async def _invalidate(
+        self, op: str, keys: Iterable[CacheKey], now_ms: int, token: str = "-", fence_ms: int = 0
+    ) -> int:
+        """One round trip: on a standalone Redis one `INVALIDATE` call whatever the number of
+        keys; on a cluster (keys in many hash slots) one `EVALSHA` per key, pipelined (the
+        script is loaded again on a node that answers NOSCRIPT). Returns how many entries."""
         dropped: set[str] = set()
         marked: set[str] = set()
         for key in keys:
             (marked if POLICIES[key.family].serve_stale else dropped).add(self.keys.entry(key))
-        if not (dropped or marked):
+        names = [*dropped, *marked]
+        if not names:
             return 0
+        args: list[Any] = [op, now_ms, fence_ms, token]
         if isinstance(self.redis, RedisCluster):
-            await self._invalidate_each(dropped, marked, now_ms)
+            await self._invalidate_each(names, len(dropped), args)
         else:
-            await self._invalidate_together(dropped, marked, now_ms)
-        return len(dropped) + len(marked)
+            await self._invalidate_all(keys=names, args=[*args, len(dropped) + 1])
+        return len(names)
 
-    async def _invalidate_together(self, dropped: set[str], marked: set[str], now_ms: int) -> None:
+    async def _invalidate_each(self, names: list[str], dropped: int, args: list[Any]) -> None:
         # Queued with `execute_command`, which both pipeline kinds queue at once (a registered
         # script called with `client=pipe` is a coroutine on a cluster pipeline, and an
-        # unawaited one silently queues nothing; on a standalone one it adds a round trip).
-        pipe = self.redis.pipeline(transaction=False)
-        if dropped:
-            pipe.execute_command("UNLINK", *dropped)
-        if marked:
-            pipe.execute_command("EVAL", scripts.MARK_STALE_ALL, len(marked), *marked, now_ms)
-        await pipe.execute()
+        # unawaited one silently queues nothing).
+        def queue(pipe: Any, command: str, body: str, index: int) -> None:
+            first_stale = 1 if index >= dropped else 2
+            pipe.execute_command(command, body, 1, names[index], *args, first_stale)
 
-    async def _invalidate_each(self, dropped: set[str], marked: set[str], now_ms: int) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        for name in dropped:
-            pipe.execute_command("UNLINK", name)
-        stale = list(marked)
-        for name in stale:
-            pipe.execute_command("EVALSHA", scripts.MARK_STALE_SHA, 1, name, now_ms)
+        for index in range(len(names)):
+            queue(pipe, "EVALSHA", scripts.INVALIDATE_SHA, index)
         replies = await pipe.execute(raise_on_error=False)
-        unloaded = []
-        for index, reply in enumerate(replies):
-            if isinstance(reply, NoScriptError):
-                unloaded.append(stale[index - len(dropped)])
-            elif isinstance(reply, Exception):
+        unloaded = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        for reply in replies:
+            if isinstance(reply, Exception) and not isinstance(reply, NoScriptError):
                 raise reply
         if unloaded:  # EVAL runs the script and loads it on those nodes for the next time
             pipe = self.redis.pipeline(transaction=False)
-            for name in unloaded:
-                pipe.execute_command("EVAL", scripts.MARK_STALE, 1, name, now_ms)
+            for index in unloaded:
+                queue(pipe, "EVAL", scripts.INVALIDATE, index)
             await pipe.execute()
 
     async def retire(self, families: Iterable[Family]) -> None:

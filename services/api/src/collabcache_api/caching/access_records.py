@@ -63,7 +63,9 @@ def study_standing(study_id: uuid.UUID) -> Standing:
 
 
 async def _org(session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID) -> bytes:
-    role = await access.org_role_of(session, org_id, user_id)
+    exists, role = await access.org_standing_of(session, org_id, user_id)
+    if not exists:
+        raise ResourceMissing
     return orjson.dumps(
         {
             "organization_role": role,

@@ -1,0 +1,92 @@
+"""Write fences: a write marks what it will invalidate before it commits (README, "The fenced
+cache protocol").
+
+`place` puts a fence on every entry the transaction's events affect, in one round trip, before
+the commit: from then on no reader can fill those entries (their values are dropped with it).
+`clear` takes the fence down after the commit, dropping the entries again. A clear that cannot
+reach Redis is retried until the fence expires on its own (`CACHE_FENCE_SECONDS`, Redis's
+clock); the write must commit before that, or `check_deadline` aborts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..settings import CacheSettings
+from .errors import REDIS_FAILURES, FenceExpired, FenceUnavailable
+from .keys import CacheKey
+from .store import EntryStore
+
+log = logging.getLogger(__name__)
+CLEAR_RETRY_SECONDS = (0.02, 0.05, 0.1, 0.2)
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    keys: tuple[CacheKey, ...]
+    token: str
+    placed_at: float  # monotonic, taken before the fence was sent (so never late)
+    expires_at: float  # monotonic: the fence may be gone from Redis from then on
+    commit_by: float  # monotonic: a commit starting later could outlive the fence
+
+    def check_deadline(self) -> None:
+        if time.monotonic() > self.commit_by:
+            raise FenceExpired
+
+
+class Fences:
+    def __init__(self, store: EntryStore, settings: CacheSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.counters = dict.fromkeys(["placed", "cleared", "clear_retried", "clear_lost"], 0)
+
+    async def place(self, keys: Iterable[CacheKey]) -> Fence | None:
+        """A fence on `keys` (None when there is nothing to fence), or FenceUnavailable."""
+        keys = tuple(keys)
+        if not keys:
+            return None
+        token = uuid.uuid4().hex
+        settings = self.settings
+        placed_at = time.monotonic()
+        fence_ms = int(settings.fence_seconds * 1000)
+        try:
+            async with asyncio.timeout(settings.fence_timeout_seconds):
+                await self.store.fence(keys, token, fence_ms, _now_ms())
+        except REDIS_FAILURES as exc:
+            log.warning("write fence not placed: %s", type(exc).__name__)
+            raise FenceUnavailable from exc
+        self.counters["placed"] += 1
+        expires_at = placed_at + settings.fence_seconds
+        return Fence(
+            keys, token, placed_at, expires_at, expires_at - settings.fence_commit_margin_seconds
+        )
+
+    async def clear(self, fence: Fence) -> bool:
+        """Take the committed write's fence down; retried until the fence would expire."""
+        attempt = 0
+        while True:
+            try:
+                async with asyncio.timeout(self.settings.fence_timeout_seconds):
+                    await self.store.clear(fence.keys, fence.token, _now_ms())
+                self.counters["cleared"] += 1
+                return True
+            except REDIS_FAILURES as exc:
+                pause = CLEAR_RETRY_SECONDS[min(attempt, len(CLEAR_RETRY_SECONDS) - 1)]
+                if time.monotonic() + pause >= fence.expires_at:
+                    log.warning(
+                        "write fence not cleared (expires by itself): %s", type(exc).__name__
+                    )
+                    self.counters["clear_lost"] += 1
+                    return False
+                self.counters["clear_retried"] += 1
+                attempt += 1
+                await asyncio.sleep(pause)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
