@@ -60,8 +60,9 @@ def variants_table(load: dict[str, Any]) -> str:
 
 def phases_table(load: dict[str, Any]) -> str:
     lines = [
-        "| variant | phase | rate | p50 | p95 | p99 | req/s | errors | hit rate | DB reads / req |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| variant | phase | rate | p50 | p95 | p99 | req/s | errors | hit rate | BYPASS "
+        "| DB reads / req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, v in load["variants"].items():
         for phase, p in v["phases"].items():
@@ -70,7 +71,8 @@ def phases_table(load: dict[str, Any]) -> str:
                 f"| {name} | {phase} | {p['rate_per_s']:g}/s x {p['seconds']:g} s | "
                 f"{_cell(o['p50_ms'], ' ms')} | {_cell(o['p95_ms'], ' ms')} | "
                 f"{_cell(o['p99_ms'], ' ms')} | {o['throughput_per_s']} | {o['errors']} | "
-                f"{_cell(o['hit_rate'], '%')} | {o['reads_per_request']} |"
+                f"{_cell(o['hit_rate'], '%')} | {_cell(o.get('bypass_share'), '%')} | "
+                f"{o['reads_per_request']} |"
             )
     return "\n".join(lines)
 

@@ -42,6 +42,14 @@ def hit_rate(samples: Iterable[Sample]) -> float | None:
     return round(sum(s.cache in SERVED_FROM_CACHE for s in gets) / len(gets), 4)
 
 
+def bypass_share(samples: Iterable[Sample]) -> float | None:
+    """GETs answered past a Redis that was not usable (the breaker open, or a call failed)."""
+    gets = [s for s in samples if not s.writes and s.status == 200]
+    if not gets or all(s.cache in (None, "BYPASS") for s in gets):
+        return None  # no cache answered (the cache-off variant)
+    return round(sum(s.cache == "BYPASS" for s in gets) / len(gets), 4)
+
+
 def group(samples: Sequence[Sample]) -> dict[str, Any]:
     ok = [s for s in samples if 200 <= s.status < 400]
     queries = [s.queries for s in samples if s.queries is not None]
@@ -55,6 +63,7 @@ def group(samples: Sequence[Sample]) -> dict[str, Any]:
         "errors": sum(s.status == 0 or s.status >= 500 for s in samples),
         "client_errors": sum(400 <= s.status < 500 for s in samples),
         "hit_rate": hit_rate(samples),
+        "bypass_share": bypass_share(samples),
         "queries_per_request": round(statistics.fmean(queries), 3) if queries else None,
     }
 

@@ -107,26 +107,6 @@ def test_a_failed_probe_opens_it_for_another_full_period(
     assert breaker.allow()
 
 
-def test_trip_opens_at_once_whatever_the_count(breaker: CircuitBreaker, clock: FakeClock) -> None:
-    """A missed invalidation: the cache must stop being used now, not after 3 failures."""
-    breaker.trip()
-    assert state(breaker) is BreakerState.OPEN and not breaker.allow()
-    clock.advance(RESET)
-    assert breaker.allow()
-    assert breaker.record_success() is True
-
-
-def test_trip_during_a_probe_restarts_the_wait(breaker: CircuitBreaker, clock: FakeClock) -> None:
-    fail(breaker, 3)
-    clock.advance(RESET)
-    assert breaker.allow()
-    clock.advance(0.5)
-    breaker.trip()  # a write missed its invalidation while the probe ran
-    assert state(breaker) is BreakerState.OPEN
-    clock.advance(RESET)
-    assert breaker.allow()
-
-
 def test_a_late_failure_while_open_restarts_the_wait(
     breaker: CircuitBreaker, clock: FakeClock
 ) -> None:

@@ -63,11 +63,6 @@ class CircuitBreaker:
         self._probe_started = None
         return recovered
 
-    def trip(self) -> None:
-        """Open now, whatever the count (an invalidation was missed)."""
-        self._opened_at = self._clock()
-        self._probe_started = None
-
     def record_failure(self) -> None:
         self._failures += 1
         self._probe_started = None
