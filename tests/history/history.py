@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import pairwise
 
 # The register each view reads: M, F, R read organization membership; C, L collaboration; K
 # the comment about the user.
@@ -138,7 +139,9 @@ def _judge(observation: Observation, writes: list[Write], report: Report) -> Non
     expected = last.value if last is not None else INITIAL_VALUE
     if observation.value == expected:
         return
-    refused = [w for w in before if w.outcome is Outcome.REFUSED and (last is None or w.end > last.end)]
+    refused = [
+        w for w in before if w.outcome is Outcome.REFUSED and (last is None or w.end > last.end)
+    ]
     kind = "503 applied" if any(w.value == observation.value for w in refused) else "stale"
     finding = Finding(kind, observation, expected, last, _nearby(writes, read))
     (report.stale if kind == "stale" else report.applied_503).append(finding)
@@ -164,7 +167,7 @@ def _nearby(writes: list[Write], read: Read) -> tuple[Write, ...]:
 def _conflicts_after_503(writes: list[Write]) -> list[Write]:
     """A conflict right after a clean 503 that set the same value: the 503 had applied it."""
     found = []
-    for previous, write in zip(writes, writes[1:], strict=False):
+    for previous, write in pairwise(writes):
         refused = previous.outcome is Outcome.REFUSED
         if refused and write.outcome is Outcome.CONFLICT and write.value == previous.value:
             found.append(write)
