@@ -16,6 +16,7 @@ from tests.history.workload import Workload, create_scene
 from tests.history.writer import Writer
 
 WRITERS = 4  # each owns a quarter of the users: writes on one user never overlap
+READERS = 6  # beside the reads that shadow and chase each write (tests/history/workload.py)
 SHOWN_TIMELINES = 50  # per fault kind; the count says how many more there were
 
 
@@ -68,7 +69,9 @@ async def run_kind(cluster: Cluster, kind: str, seconds: float, seed: int = 0) -
     started = time.monotonic()
     try:
         workload.deadline = started + seconds
-        _, strikes = await asyncio.gather(workload.run(writers), FAULTS[kind](cluster, workload))
+        _, strikes = await asyncio.gather(
+            workload.run(writers, READERS), FAULTS[kind](cluster, workload)
+        )
     finally:
         await workload.aclose()
         await cluster.wait_ready()

@@ -32,6 +32,7 @@ class Writer:
         self.state = {(r, str(u.id)): False for r in REGISTERS for u in users}
         self.comments: dict[str, str] = {}  # user id -> id of the comment about them
         self.retired: set[tuple[str, str]] = set()
+        self.clients = workload.new_clients()
 
     async def run(self) -> None:
         while self.w.running():
@@ -45,14 +46,14 @@ class Writer:
         key = (register, str(user.id))
         value = not self.state[key]
         method, path, body = self._request(register, user, value)
-        replica = self.rng.randrange(len(self.w.clients))
+        replica = self.rng.randrange(len(self.clients))
         status: int | None = None
         start = now()
         self.w.hot[(register, user)] = float("inf")
         shadows = self.w.shadow(register, user)
         self.w.in_flight[replica] += 1
         try:
-            response = await self.w.clients[replica].request(
+            response = await self.clients[replica].request(
                 method, path, json=body, headers=self.w.scene.owner.headers
             )
             status, outcome = response.status_code, classify(response)
