@@ -19,8 +19,8 @@ from tests.history.runner import KindResult, run_kind, table, timelines
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
 # Redis faults get longer: writes stall on Redis timeouts while they last, so fewer happen.
-SECONDS = {"redis CLIENT PAUSE": 5.0, "redis SIGSTOP": 5.0, "redis restart": 4.0}
-DEFAULT_SECONDS = 3.5
+SECONDS = {"redis CLIENT PAUSE": 4.5, "redis SIGSTOP": 4.5, "redis restart": 4.0}
+DEFAULT_SECONDS = 3.0
 CHECKED_FLOOR = 1000  # observations judged per fault kind: a run that checks nothing fails
 
 
