@@ -116,7 +116,7 @@ def _focused(result: dict[str, Any]) -> list[str]:
     import importlib
 
     parts = []
-    for name in ("cache_latency", "invalidation_lag", "ceiling", "memory"):
+    for name in ("cache_latency", "invalidation_lag", "ceiling", "memory", "history"):
         part = result.get(name)
         if not part:
             continue

@@ -1,6 +1,7 @@
 """Every benchmark of issue 7 in one run: the comparative load scenarios (`bench.load`) and the
 focused benchmarks (`bench.cache_latency`, `bench.invalidation_lag`, `bench.ceiling`,
-`bench.memory`), one summary, every target printed as met / not met (never asserted).
+`bench.memory`, and `bench.history`: freshness under faults), one summary, every target printed
+as met / not met (never asserted).
 
 Profiles: `smoke` (seconds, small dataset; writes nothing, what `make test` runs), `quick`
 (`make bench`: every scenario at reduced duration, a few minutes on 2 cores) and `full`
@@ -11,9 +12,9 @@ The load generator is open-loop asyncio (`bench/load/generator.py`), not Locust:
 users are closed loops timed from the actual send, which hides coordinated omission.
 
 Usage: `uv run python -m bench.run [--profile smoke|quick|full] [--parts load,...]`
-(`--parts`: only those of load, cache_latency, invalidation_lag, ceiling, memory). DATABASE_URL
-names the PostgreSQL server (each part creates and drops its own database). Outside smoke the
-result goes to bench/results/bench-<stamp>.json; `python -m bench.report` renders
+(`--parts`: only those of load, cache_latency, invalidation_lag, ceiling, memory, history).
+DATABASE_URL names the PostgreSQL server (each part creates and drops its own database). Outside
+smoke the result goes to bench/results/bench-<stamp>.json; `python -m bench.report` renders
 docs/benchmarks.md.
 """
 
@@ -35,7 +36,7 @@ from bench.load import runner
 from bench.load.profiles import PROFILES
 from bench.load.targets import collect
 
-PARTS = frozenset({"load", "cache_latency", "invalidation_lag", "ceiling", "memory"})
+PARTS = frozenset({"load", "cache_latency", "invalidation_lag", "ceiling", "memory", "history"})
 RESULTS = Path(__file__).resolve().parent / "results"
 # The focused benchmarks' arguments per profile: cache_latency(requests, smoke),
 # invalidation_lag(rate, seconds, burst_count, smoke).
@@ -96,7 +97,7 @@ async def main(profile: str, parts: frozenset[str] = PARTS) -> dict[str, Any]:
         rate, seconds, burst, smoke = INVALIDATION_LAG[profile]
         lag = invalidation_lag.main(rate, seconds, burst, smoke)
         result["invalidation_lag"] = await _part("invalidation_lag", lag, notes)
-    for name in ("ceiling", "memory"):
+    for name in ("ceiling", "memory", "history"):
         module = _optional(f"bench.{name}", notes) if name in parts else None
         if module is not None:
             result[name] = await _part(name, module.main(profile), notes)

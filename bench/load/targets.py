@@ -123,7 +123,12 @@ def collect(result: dict[str, Any]) -> list[Target]:
     targets = load_targets(result.get("load"))
     targets += latency_targets(result.get("cache_latency"))
     targets += lag_targets(result.get("invalidation_lag"))
-    for name, label in (("ceiling", "cached endpoint throughput"), ("memory", "Redis memory")):
+    focused = (
+        ("ceiling", "cached endpoint throughput"),
+        ("memory", "Redis memory"),
+        ("history", "stale reads under faults (history check)"),
+    )
+    for name, label in focused:
         part = result.get(name)
         if part and part.get("targets"):
             targets += part["targets"]
