@@ -38,14 +38,22 @@ TEST_TIMEOUTS = {  # tests/conftest.py's, for a run comparable with the test's
     "REDIS_POOL_TIMEOUT": "1.0",
 }
 TIMELINES_KEPT = 20  # per fault kind, in the JSON
+# The control: the same run with the write path's cache protocol off (no fence, no inline
+# invalidation: README, "The fenced cache protocol"), which the checker must catch.
+WITHOUT_PROTOCOL = {"CACHE_INVALIDATE_INLINE": "false"}
 
 
 async def main(
-    profile: str = "quick", seconds: float | None = None, test_timeouts: bool = False
+    profile: str = "quick",
+    seconds: float | None = None,
+    test_timeouts: bool = False,
+    without_protocol: bool = False,
 ) -> dict[str, Any]:
     per_kind = seconds or SECONDS_PER_KIND[profile]
     admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    env = TEST_TIMEOUTS if test_timeouts else {}
+    env = {**(TEST_TIMEOUTS if test_timeouts else {})}
+    if without_protocol:
+        env.update(WITHOUT_PROTOCOL)
     started = time.monotonic()
     results: list[KindResult] = []
     cluster = Cluster(admin, env=env)
@@ -60,7 +68,8 @@ async def main(
     for result in results:
         if result.stale or result.applied_503:
             print(timelines(result, limit=5), flush=True)
-    return _figures(profile, per_kind, test_timeouts, results, time.monotonic() - started)
+    figures = _figures(profile, per_kind, test_timeouts, results, time.monotonic() - started)
+    return {**figures, "without_protocol": without_protocol}
 
 
 def _figures(
@@ -109,8 +118,13 @@ if __name__ == "__main__":
     parser.add_argument("--profile", choices=sorted(SECONDS_PER_KIND), default="quick")
     parser.add_argument("--seconds", type=float, help="per fault kind (beats --profile)")
     parser.add_argument("--test-timeouts", action="store_true", help="tests/conftest.py's")
+    parser.add_argument(
+        "--without-protocol", action="store_true", help="the control: no fence, no inline drop"
+    )
     args = parser.parse_args()
-    outcome = asyncio.run(main(args.profile, args.seconds, args.test_timeouts))
+    outcome = asyncio.run(
+        main(args.profile, args.seconds, args.test_timeouts, args.without_protocol)
+    )
     print(report(outcome))
     if args.profile != "smoke":
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,12 @@ os.environ.setdefault("CACHE_OPERATION_TIMEOUT_SECONDS", "1.0")
 # 64 connections waits its turn rather than tripping the breaker on a loaded machine.
 os.environ.setdefault("REDIS_POOL_TIMEOUT", "1.0")
 
+# A new Redis server grants no lease for CACHE_FENCE_SECONDS (it may have lost writes' fences:
+# README, "The fenced cache protocol"); tests that start or restart one wait that long, so a
+# short period keeps them quick. Tests of fence expiry set their own.
+os.environ.setdefault("CACHE_FENCE_SECONDS", "2")
+os.environ.setdefault("CACHE_FENCE_COMMIT_MARGIN_SECONDS", "1")
+
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 

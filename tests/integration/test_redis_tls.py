@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import shutil
 import subprocess
@@ -199,6 +200,8 @@ async def stack(
     settings = tls_redis.settings(key_prefix=prefix, socket_timeout=2.0)
     client = make_redis(tls_redis.settings(socket_timeout=5.0))
     await eventually(lambda: _pings(client), "the TLS redis-server answers")
+    # A new server grants no lease for the fence period (README, "The fenced cache protocol").
+    await eventually(lambda: _past_the_fence_period(client), "the TLS redis-server leases")
     api_settings = ApiSettings(environment="test", database_url=tls_database_url)
     pool = await asyncpg.create_pool(tls_database_url, min_size=1, max_size=4)
     async with AsyncExitStack() as stack:
@@ -222,6 +225,11 @@ async def _pings(client: Any) -> bool:
         return bool(await client.ping())
     except (ConnectionError, OSError):
         return False
+
+
+async def _past_the_fence_period(client: Any) -> bool:
+    uptime = int((await client.info("server"))["uptime_in_seconds"])
+    return uptime >= math.ceil(CacheSettings().fence_seconds)
 
 
 async def _ready(client: httpx.AsyncClient) -> bool:

@@ -27,6 +27,7 @@ def private_redis() -> Iterator[RedisServer]:
     server = RedisServer(temp_directory("redis"))
     try:
         server.start()
+        server.wait_for_uptime()
         yield server
     finally:
         server.stop()
@@ -37,6 +38,8 @@ def redis_cluster() -> Iterator[RedisCluster]:
     cluster = RedisCluster(temp_directory("cluster"))
     try:
         cluster.start()
+        for node in cluster.nodes:
+            node.wait_for_uptime()
         yield cluster
     finally:
         cluster.stop()

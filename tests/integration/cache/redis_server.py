@@ -7,6 +7,7 @@ without touching the shared Redis of the run. `stop()` always runs (fixtures use
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import shutil
@@ -23,6 +24,13 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 START_TIMEOUT = 10.0
 CLUSTER_BUS_OFFSET = 10_000
+
+
+def fence_window_s() -> int:
+    """Whole seconds a new server grants no lease, under this run's cache settings."""
+    from collabcache_shared.settings import CacheSettings
+
+    return math.ceil(CacheSettings().fence_seconds)
 
 
 def _bindable(port: int) -> bool:
@@ -93,6 +101,17 @@ class RedisServer:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"redis-server on {self.port} did not answer")
             time.sleep(0.02)
+
+    def uptime(self) -> int:
+        with self.admin() as client:
+            return int(client.info("server")["uptime_in_seconds"])
+
+    def wait_for_uptime(self, seconds: int | None = None) -> None:
+        """A server up for less than `CACHE_FENCE_SECONDS` grants no lease (it may have lost
+        writes' fences: README, "The fenced cache protocol"); tests that expect fills wait."""
+        needed = fence_window_s() if seconds is None else seconds
+        while self.uptime() < needed:
+            time.sleep(0.05)
 
     def kill(self) -> None:
         """SIGKILL: the port refuses connections and the data (not persisted) is gone."""

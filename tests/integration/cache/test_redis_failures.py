@@ -31,6 +31,7 @@ RESET = 0.3  # the breaker's reset period in these apps
 BOUND = 1.0  # no request may take longer than this while Redis is dead or hung
 FENCE_TIMEOUT = 0.3  # how long a write waits to fence the cache before its 503
 FENCE_S = 1.0
+FENCE_WINDOW = 1  # whole seconds of FENCE_S: how long a new server grants no lease
 # A CLIENT PAUSE cannot be lifted early (see `RedisServer.pause`): long enough for the work
 # done during the outage, which each test checks was done before the pause ended.
 PAUSE_MS = 2500
@@ -74,11 +75,13 @@ async def server(private_redis: RedisServer) -> AsyncIterator[RedisServer]:
     """The private server, running and answering at the start and at the end of each test."""
     if private_redis.process is None:
         private_redis.start()
+        private_redis.wait_for_uptime(FENCE_WINDOW)
     try:
         yield private_redis
     finally:
         if private_redis.process is None:
             private_redis.start()
+            private_redis.wait_for_uptime(FENCE_WINDOW)
         else:
             private_redis.thaw()
             await asyncio.sleep(private_redis.pause_remaining())
@@ -263,6 +266,7 @@ async def test_redis_restarted_empty_is_used_again(
     for path in reads(s):
         assert (await api.get(path, s.owner)).headers["x-cache"] == "BYPASS"
     server.start()  # same port, no data
+    server.wait_for_uptime(FENCE_WINDOW)  # a new server grants no lease before
     await asyncio.sleep(RESET * 1.5)
     assert await outcomes(api, s) == ["MISS"] * len(reads(s))
     assert await outcomes(api, s) == ["HIT"] * len(reads(s))
@@ -276,6 +280,7 @@ async def test_redis_restarted_between_requests_costs_nothing(
     s = await build.scene()
     await warm(api, s)
     server.restart()
+    server.wait_for_uptime(FENCE_WINDOW)  # a new server grants no lease before
     assert await outcomes(api, s) == ["MISS"] * len(reads(s))
     assert await outcomes(api, s) == ["HIT"] * len(reads(s))
     assert api.cache.stats()["breaker"] == "closed"

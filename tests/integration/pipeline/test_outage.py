@@ -54,6 +54,7 @@ def persistent_redis() -> Iterator[RedisServer]:
     server = RedisServer(temp_directory("pipeline-outage"), extra=PERSISTENT)
     try:
         server.start()
+        server.wait_for_uptime()
         yield server
     finally:
         server.stop()
@@ -65,6 +66,7 @@ def plain_redis() -> Iterator[RedisServer]:
     server = RedisServer(temp_directory("pipeline-empty"))
     try:
         server.start()
+        server.wait_for_uptime()
         yield server
     finally:
         server.stop()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -163,10 +164,10 @@ class CacheManager:
     ) -> Result:
         """Wait for the load in flight; use it only if Redis certified it after we joined."""
         joined = flight.round
-        try:
-            result = await asyncio.shield(flight.future)
-        except Exception:  # not certified either (a 404 then may predate a creation): our own
-            result = None
+        await asyncio.wait({flight.future})  # the leader failing or cancelled is not our end
+        future = flight.future
+        # A failure is not certified either (a 404 may predate a creation): load for ourselves.
+        result = None if future.cancelled() or future.exception() else future.result()
         if result is not None and flight.certified_round >= joined:
             self.counters["flight_joined"] += 1
             return Result(result.body, result.etag, Outcome.MISS)
@@ -264,9 +265,11 @@ class CacheManager:
                 return served
 
     async def _lease(self, slot: Slot, generation: int, mode: str) -> Lease:
-        ttl_ms = self.settings.ttl_ms(slot.key.family)
+        settings = self.settings
+        ttl_ms = settings.ttl_ms(slot.key.family)
+        fence_s = math.ceil(settings.fence_seconds)
         return await self.store.lease(
-            slot, now_ms(), self.settings.lease_ms, generation, mode, ttl_ms
+            slot, now_ms(), settings.lease_ms, generation, mode, ttl_ms, fence_s
         )
 
     async def _fill(self, slot: Slot, lease: Lease, generation: int, body: bytes) -> FillResult:

@@ -18,15 +18,20 @@ from __future__ import annotations
 
 import hashlib
 
-# KEYS[1] entry; ARGV: variant, token, now_ms, lease_ms, generation, ttl_ms, mode.
+# KEYS[1] entry; ARGV: variant, token, now_ms, lease_ms, generation, ttl_ms, mode, fence_s.
 # mode "miss": refuse if a valid fresh value is there; "refresh": take a free lease even if
 # a value is there; "force": take the lease even if another reader holds it.
 # Returns {0} filled meanwhile, {1, g} lease granted (g: the entry's invalidation counter),
 # {2, ms} another reader holds a live lease for ms more, {3} fenced (load, answer, no fill).
+# A server up for less than fence_s seconds counts as fenced everywhere: a restart loses the
+# fences it held, and a write fenced before it may not have committed yet (its commit deadline
+# is within fence_s of its fence, so before this server's uptime reaches fence_s).
 # A lease keeps a new entry alive for lease_ms; it never moves the expiry a fill has set.
 LEASE = """
 local key = KEYS[1]
 if redis.call('HEXISTS', key, 'f') == 1 then return {3} end
+local uptime = string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')
+if tonumber(uptime) < tonumber(ARGV[8]) then return {3} end
 local now = tonumber(ARGV[3])
 local lfield = 'l:' .. ARGV[1]
 if ARGV[7] == 'miss' then

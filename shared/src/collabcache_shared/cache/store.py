@@ -85,12 +85,20 @@ class EntryStore:
         return found
 
     async def lease(
-        self, slot: Slot, now_ms: int, lease_ms: int, generation: int, mode: str, ttl_ms: int
+        self,
+        slot: Slot,
+        now_ms: int,
+        lease_ms: int,
+        generation: int,
+        mode: str,
+        ttl_ms: int,
+        fence_s: int = 0,
     ) -> Lease:
+        """`fence_s`: no lease from a server up for less (it may have lost writes' fences)."""
         token = uuid.uuid4().hex
         reply = await self._lease(
             keys=[self.keys.entry(slot.key)],
-            args=[slot.variant, token, now_ms, lease_ms, generation, ttl_ms, mode],
+            args=[slot.variant, token, now_ms, lease_ms, generation, ttl_ms, mode, fence_s],
         )
         status = int(reply[0])
         if status == 1:
