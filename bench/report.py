@@ -116,7 +116,8 @@ def _focused(result: dict[str, Any]) -> list[str]:
     import importlib
 
     parts = []
-    for name in ("cache_latency", "invalidation_lag", "ceiling", "memory", "history"):
+    names = ("cache_latency", "invalidation_lag", "write_latency", "ceiling", "memory", "history")
+    for name in names:
         part = result.get(name)
         if not part:
             continue

@@ -12,7 +12,8 @@ The load generator is open-loop asyncio (`bench/load/generator.py`), not Locust:
 users are closed loops timed from the actual send, which hides coordinated omission.
 
 Usage: `uv run python -m bench.run [--profile smoke|quick|full] [--parts load,...]`
-(`--parts`: only those of load, cache_latency, invalidation_lag, ceiling, memory, history).
+(`--parts`: only those of load, cache_latency, invalidation_lag, write_latency, ceiling, memory,
+history).
 DATABASE_URL names the PostgreSQL server (each part creates and drops its own database). Outside
 smoke the result goes to bench/results/bench-<stamp>.json; `python -m bench.report` renders
 docs/benchmarks.md.
@@ -36,11 +37,14 @@ from bench.load import runner
 from bench.load.profiles import PROFILES
 from bench.load.targets import collect
 
-PARTS = frozenset({"load", "cache_latency", "invalidation_lag", "ceiling", "memory", "history"})
+PARTS = frozenset(
+    {"load", "cache_latency", "invalidation_lag", "write_latency", "ceiling", "memory", "history"}
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 # The focused benchmarks' arguments per profile: cache_latency(requests, smoke),
 # invalidation_lag(rate, seconds, burst_count, smoke).
 CACHE_LATENCY = {"smoke": (20, True), "quick": (60, False), "full": (400, False)}
+WRITE_LATENCY = {"smoke": 8, "quick": 200, "full": 800}  # writes per variant and write
 INVALIDATION_LAG = {
     "smoke": (50.0, 2.0, 500, True),
     "quick": (100.0, 8.0, 10_000, False),
@@ -77,7 +81,7 @@ def _optional(module: str, notes: list[str]) -> Any | None:
 
 
 async def main(profile: str, parts: frozenset[str] = PARTS) -> dict[str, Any]:
-    from bench import cache_latency, invalidation_lag
+    from bench import cache_latency, invalidation_lag, write_latency
 
     admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     started = time.monotonic()
@@ -97,6 +101,9 @@ async def main(profile: str, parts: frozenset[str] = PARTS) -> dict[str, Any]:
         rate, seconds, burst, smoke = INVALIDATION_LAG[profile]
         lag = invalidation_lag.main(rate, seconds, burst, smoke)
         result["invalidation_lag"] = await _part("invalidation_lag", lag, notes)
+    if "write_latency" in parts:
+        writes = write_latency.main(WRITE_LATENCY[profile])
+        result["write_latency"] = await _part("write_latency", writes, notes)
     for name in ("ceiling", "memory", "history"):
         module = _optional(f"bench.{name}", notes) if name in parts else None
         if module is not None:

@@ -22,6 +22,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(SMOKE_TIMEOUT_SECONDS + 30)]
 BENCHES = {
     "bench.cache_latency": (("--smoke",), (), ("Redis round trips per cache hit",)),
     "bench.invalidation_lag": (("--smoke",), ("redis-server",), ("| steady |",)),
+    "bench.write_latency": (
+        ("--requests", "8"),
+        (),
+        ("| organization rename, fenced |", "Redis round trips per comment edit (fenced): 2.00"),
+    ),
     "bench.ceiling": (
         ("--profile", "smoke"),
         ("wrk", "redis-server"),

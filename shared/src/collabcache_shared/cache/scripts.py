@@ -117,9 +117,14 @@ for i, key in ipairs(KEYS) do
   else
     local fences = tonumber(redis.call('HGET', key, 'f') or '0')
     if op == 'fence' then
-      if fences == 0 then redis.call('UNLINK', key) end
-      if redis.call('HSETNX', key, mine, 1) == 1 then redis.call('HINCRBY', key, 'f', 1) end
-      if redis.call('PTTL', key) < fence_ms then redis.call('PEXPIRE', key, fence_ms) end
+      if fences == 0 then
+        redis.call('UNLINK', key)
+        redis.call('HSET', key, 'f', 1, mine, 1)
+        redis.call('PEXPIRE', key, fence_ms)
+      else
+        if redis.call('HSETNX', key, mine, 1) == 1 then redis.call('HINCRBY', key, 'f', 1) end
+        if redis.call('PTTL', key) < fence_ms then redis.call('PEXPIRE', key, fence_ms) end
+      end
       changed = changed + 1
     elseif op == 'clear' then
       if redis.call('HDEL', key, mine) == 1 then fences = fences - 1 end
