@@ -51,7 +51,7 @@ token: .venv/.synced ## print a bearer token for EMAIL (the last line)
 	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=owner@example.com" >&2; exit 2; }
 	@$(RUN) python -m collabcache_api.cli token "$(EMAIL)"
 
-bench: .venv/.synced ## quick run of every benchmark (~5 min): bench/results/bench-<stamp>.json
+bench: .venv/.synced ## quick run of every benchmark (~9 min): bench/results/bench-<stamp>.json
 	$(RUN) python -m bench.run --profile quick
 
 bench-full: .venv/.synced ## the plan's durations (hours): then `python -m bench.report` renders docs

@@ -1,4 +1,4 @@
-"""The database engine and the request-scoped unit of work."""
+"""The database engine, and a unit of work for loads outside a request."""
 
 from __future__ import annotations
 
@@ -38,10 +38,9 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @asynccontextmanager
 async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back on error.
-
-    Services and repositories never commit; this is the only place that does.
-    """
+    """A transaction of its own for a load outside a request's (a background refresh):
+    committed at the end, rolled back on error. A request's transaction, and the cache protocol
+    around its commit, are `unit_of_work.request_transaction`'s."""
     async with factory() as session:
         try:
             yield session
