@@ -27,7 +27,13 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.support import free_port, percentile, temporary_database, wait_for_http
+from bench.support import (
+    free_port,
+    percentile,
+    redis_commands_sent,
+    temporary_database,
+    wait_for_http,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -114,8 +120,6 @@ def _token(user_id: str) -> str:
 
 async def round_trips_per_hit(database_url: str, redis_url: str, path: str, token: str) -> float:
     """Redis round trips of one cache hit, counted on the client's connections."""
-    from redis.asyncio.connection import AbstractConnection
-
     from collabcache_api.main import create_app
     from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
 
@@ -124,13 +128,6 @@ async def round_trips_per_hit(database_url: str, redis_url: str, path: str, toke
         RedisSettings(url=redis_url, key_prefix=f"bench-rt-{uuid.uuid4().hex[:6]}"),
         CacheSettings(events_enabled=False),
     )
-    counted = {"n": 0}
-    original = AbstractConnection.send_packed_command
-
-    async def counting(self: Any, command: Any, check_health: bool = True) -> None:
-        counted["n"] += 1
-        await original(self, command, check_health)
-
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {token}"}
@@ -139,13 +136,10 @@ async def round_trips_per_hit(database_url: str, redis_url: str, path: str, toke
         ) as c:
             for _ in range(3):
                 await c.get(path)
-            AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
-            try:
-                hits = 20
+            hits = 20
+            with redis_commands_sent() as counted:
                 for _ in range(hits):
                     assert (await c.get(path)).headers["x-cache"] == "HIT"
-            finally:
-                AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
     return counted["n"] / hits
 
 

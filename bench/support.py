@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -72,3 +74,23 @@ async def temporary_database(admin_url: str, seed_args: Sequence[str]) -> AsyncI
         conn = await asyncpg.connect(admin_url)
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()
+
+
+@contextlib.contextmanager
+def redis_commands_sent() -> Iterator[dict[str, int]]:
+    """Counts what the process's redis-py connections send: one packed send is one round trip
+    (a pipeline included). `counted["n"]` while inside."""
+    from redis.asyncio.connection import AbstractConnection
+
+    counted = {"n": 0}
+    original = AbstractConnection.send_packed_command
+
+    async def counting(self: Any, command: Any, check_health: bool = True) -> None:
+        counted["n"] += 1
+        await original(self, command, check_health)
+
+    AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+    try:
+        yield counted
+    finally:
+        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]

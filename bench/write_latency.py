@@ -20,7 +20,13 @@ from typing import Any
 import httpx
 
 from bench.cache_latency import _server, _targets, _token
-from bench.support import free_port, percentile, temporary_database, wait_for_http
+from bench.support import (
+    free_port,
+    percentile,
+    redis_commands_sent,
+    temporary_database,
+    wait_for_http,
+)
 
 VARIANTS = {"fenced": {}, "no_cache_step": {"CACHE_INVALIDATE_INLINE": "false"}}
 Write = tuple[str, str]  # the PATCH's path, and the field it sets
@@ -57,8 +63,6 @@ async def _writes(base: str, write: Write, headers: dict[str, str], n: int) -> l
 async def round_trips_per_write(
     database_url: str, redis_url: str, write: Write, token: str
 ) -> float:
-    from redis.asyncio.connection import AbstractConnection
-
     from collabcache_api.main import create_app
     from collabcache_shared.settings import (
         ApiSettings,
@@ -73,13 +77,6 @@ async def round_trips_per_write(
         CacheSettings(events_enabled=False),
         OutboxSettings(relay_enabled=False),
     )
-    counted = {"n": 0}
-    original = AbstractConnection.send_packed_command
-
-    async def counting(self: Any, command: Any, check_health: bool = True) -> None:
-        counted["n"] += 1
-        await original(self, command, check_health)
-
     writes = 20
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -89,12 +86,9 @@ async def round_trips_per_write(
         ) as c:
             path, field = write
             await c.patch(path, json={field: "Bench warm"})
-            AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
-            try:
+            with redis_commands_sent() as counted:
                 for i in range(writes):
                     (await c.patch(path, json={field: f"Bench {i}"})).raise_for_status()
-            finally:
-                AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
     return counted["n"] / writes
 
 

@@ -158,22 +158,20 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     raise exc
 
 
+def _unavailable(detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+
+
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable: %s", type(exc).__name__)
-    return JSONResponse(
-        {"detail": "The database is unavailable, try again shortly"},
-        status_code=503,
-        headers={"Retry-After": "1"},
-    )
+    return _unavailable("The database is unavailable, try again shortly")
 
 
 async def _write_not_fenced(_: Request, exc: Exception) -> JSONResponse:
     # README, "The fenced cache protocol": a write that cannot fence the cache changes nothing.
     log.warning("write refused, the cache could not be fenced: %s", type(exc).__name__)
-    return JSONResponse(
-        {"detail": "The cache is unavailable for writes; nothing was changed, try again shortly"},
-        status_code=503,
-        headers={"Retry-After": "1"},
+    return _unavailable(
+        "The cache is unavailable for writes; nothing was changed, try again shortly"
     )
 
 
