@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 -include .run/stack.env
 export
 
-.PHONY: help install run test test-unit test-integration lint seed token up down migrate asyncapi bench bench-full
+.PHONY: help install run test test-unit test-integration lint seed token up down migrate asyncapi client bench bench-full
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,10 @@ bench-full: .venv/.synced ## the plan's durations (hours): then `python -m bench
 
 asyncapi: .venv/.synced ## regenerate the AsyncAPI documents in docs/asyncapi/ from the apps
 	$(RUN) python -m collabcache_invalidator.asyncapi docs/asyncapi/invalidator.yaml
+
+client: .venv/.synced ## regenerate the TypeScript client (clients/typescript) from the API (needs npm)
+	$(RUN) python -m collabcache_api.openapi clients/typescript/openapi.json
+	cd clients/typescript && npm ci --no-audit --no-fund && npm run generate && npm run check
 
 # Compose interpolates the secrets from deploy/.env for every command, `down` included.
 COMPOSE := docker compose --env-file deploy/.env -f deploy/compose.yaml

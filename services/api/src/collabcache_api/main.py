@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 
@@ -37,6 +38,12 @@ def service_version() -> str:
         return "0.0.0"
 
 
+def operation_id(route: APIRoute) -> str:
+    """`<tag>-<handler>` (e.g. `organizations-list_members`): what a generated client's method
+    is called (README, "Calling the API from a frontend"), stable while the handler's name is."""
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
 def create_app(
     settings: ApiSettings | None = None,
     redis_settings: RedisSettings | None = None,
@@ -66,6 +73,7 @@ def create_app(
         version="0.1.0",
         description="Research collaboration API whose reads come from Redis and never go stale.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.add_middleware(
         CORSMiddleware,

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import StrictBool, StringConstraints, model_validator
+from pydantic import Field, StrictBool, StringConstraints, model_validator
 
 from ..schemas import Body, PatchBody, Public, StorableText
 
@@ -18,7 +18,7 @@ CommentText = Annotated[
 
 
 class CommentCreate(Body):
-    body: CommentText
+    body: CommentText = Field(examples=["The second replicate matches; ready to review."])
 
 
 class CommentUpdate(PatchBody):

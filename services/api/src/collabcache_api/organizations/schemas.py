@@ -3,12 +3,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from pydantic import Field
+
 from ..models import OrgRole
 from ..schemas import Body, Name, Public
 
 
 class OrganizationCreate(Body):
-    name: Name
+    name: Name = Field(examples=["Cell Biology Lab"])
 
 
 class OrganizationUpdate(Body):
@@ -30,8 +32,8 @@ class MyOrganizationPublic(OrganizationPublic):
 
 
 class MemberCreate(Body):
-    user_id: uuid.UUID
-    role: OrgRole = OrgRole.MEMBER
+    user_id: uuid.UUID = Field(examples=["5a8f2c1e-3b4d-4e6f-8a9b-0c1d2e3f4a5b"])
+    role: OrgRole = Field(default=OrgRole.MEMBER, examples=["admin"])
 
 
 class MemberUpdate(Body):

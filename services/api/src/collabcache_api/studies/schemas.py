@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from ..models import OrgRole, StudyRole, StudyStatus
 from ..schemas import Body, PatchBody, Public, Title
@@ -42,8 +42,8 @@ class MyStudyPublic(StudyPublic):
 
 
 class CollaboratorCreate(Body):
-    user_id: uuid.UUID
-    role: StudyRole = StudyRole.VIEWER
+    user_id: uuid.UUID = Field(examples=["5a8f2c1e-3b4d-4e6f-8a9b-0c1d2e3f4a5b"])
+    role: StudyRole = Field(default=StudyRole.VIEWER, examples=["editor"])
 
 
 class CollaboratorUpdate(Body):
