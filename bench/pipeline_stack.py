@@ -9,7 +9,6 @@ of the shared server's configuration.
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import shutil
 import signal
@@ -62,7 +61,7 @@ class PrivateRedis:
                     await asyncio.sleep(0.05)
             else:
                 raise RuntimeError(f"redis-server on {self.port} did not answer")
-            window = math.ceil(CacheSettings().fence_seconds)
+            window = CacheSettings().young_server_seconds
             uptime = int((await client.info("server"))["uptime_in_seconds"])
             await asyncio.sleep(max(0, window - uptime))
         finally:

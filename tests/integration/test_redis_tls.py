@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import secrets
 import shutil
 import subprocess
@@ -229,7 +228,7 @@ async def _pings(client: Any) -> bool:
 
 async def _past_the_fence_period(client: Any) -> bool:
     uptime = int((await client.info("server"))["uptime_in_seconds"])
-    return uptime >= math.ceil(CacheSettings().fence_seconds)
+    return uptime >= CacheSettings().young_server_seconds
 
 
 async def _ready(client: httpx.AsyncClient) -> bool:

@@ -7,6 +7,7 @@ file) configure them. Production refuses to start on default or missing secrets.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Annotated, Any, Self
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -193,6 +194,13 @@ class CacheSettings(_Base):
         if self.fence_commit_margin_seconds >= self.fence_seconds:
             raise ValueError("CACHE_FENCE_COMMIT_MARGIN_SECONDS must be below CACHE_FENCE_SECONDS")
         return self
+
+    @property
+    def young_server_seconds(self) -> int:
+        """Whole seconds a Redis server, once started, grants no lease: it may have lost writes'
+        fences, and every write fenced before it commits or rolls back within the fence period
+        (README, "The fenced cache protocol")."""
+        return math.ceil(self.fence_seconds)
 
     def max_fields(self, family: Family) -> int:
         if family is Family.USER_PERMISSIONS:

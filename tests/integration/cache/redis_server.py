@@ -7,7 +7,6 @@ without touching the shared Redis of the run. `stop()` always runs (fixtures use
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import shutil
@@ -30,7 +29,7 @@ def fence_window_s() -> int:
     """Whole seconds a new server grants no lease, under this run's cache settings."""
     from collabcache_shared.settings import CacheSettings
 
-    return math.ceil(CacheSettings().fence_seconds)
+    return CacheSettings().young_server_seconds
 
 
 def _bindable(port: int) -> bool:

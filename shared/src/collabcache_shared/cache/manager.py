@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -267,9 +266,14 @@ class CacheManager:
     async def _lease(self, slot: Slot, generation: int, mode: str) -> Lease:
         settings = self.settings
         ttl_ms = settings.ttl_ms(slot.key.family)
-        fence_s = math.ceil(settings.fence_seconds)
         return await self.store.lease(
-            slot, now_ms(), settings.lease_ms, generation, mode, ttl_ms, fence_s
+            slot,
+            now_ms(),
+            settings.lease_ms,
+            generation,
+            mode,
+            ttl_ms,
+            settings.young_server_seconds,
         )
 
     async def _fill(self, slot: Slot, lease: Lease, generation: int, body: bytes) -> FillResult:
