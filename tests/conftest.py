@@ -15,6 +15,8 @@ from contextlib import ExitStack
 
 import pytest
 
+pytest_plugins = ["tests.hang_report"]
+
 # Tests share two cores with PostgreSQL, Redis and the services they start: production's
 # tens-of-milliseconds Redis timeouts would trip the breaker under that load and turn HITs into
 # BYPASSes. Tests of timeouts and failures set their own short timeouts explicitly.

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from ..background import cancel_until_done
 from ..settings import CacheSettings
 from .breaker import BreakerState, CircuitBreaker
 from .entry import Entry, etag_of
@@ -359,6 +360,4 @@ class CacheManager:
         return {**self.counters, "breaker": state, "in_flight": len(self._flights)}
 
     async def aclose(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await cancel_until_done(list(self._background))

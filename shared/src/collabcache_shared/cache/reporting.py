@@ -9,7 +9,6 @@ request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -18,6 +17,7 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 
+from ..background import cancel_until_done
 from .store import AnyRedis
 
 log = logging.getLogger(__name__)
@@ -90,9 +90,9 @@ class CacheEventSink:
             self._task = asyncio.create_task(self._run(), name="cache-event-sink")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """The task ends (cancelled again should a library absorb the cancel), then what is
+        left is sent."""
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel_until_done([task])
         await self.flush()

@@ -13,6 +13,8 @@ import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from ..background import cancel_until_done
+
 STOP_RETRY_SECONDS = 0.5
 GRACE_SECONDS = 5.0
 
@@ -51,8 +53,4 @@ class Rounds:
             return
         self._stop.set()
         await asyncio.wait({task}, timeout=self.grace_seconds)
-        while not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=STOP_RETRY_SECONDS)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_until_done([task], retry_seconds=STOP_RETRY_SECONDS)
