@@ -1,5 +1,8 @@
-"""Comment rules: owners/editors comment; authors edit their own words; moderators resolve
-and delete anybody's. Every change records an activity entry on the study."""
+"""Comment rules (README, "Who may do what"): owners and editors comment; an author edits,
+resolves and deletes their own comments while they may still comment (an author demoted to
+viewer reads them like any viewer); editors also resolve anybody's; moderators (the study's
+owners, the organization's owners and admins) resolve and delete anybody's. Every change
+records an activity entry on the study."""
 
 from __future__ import annotations
 
@@ -18,6 +21,11 @@ from .schemas import CommentCreate, CommentPublic, CommentUpdate
 
 def _public(comment: Comment, author_name: str | None) -> CommentPublic:
     return CommentPublic(**comment.model_dump(), author_name=author_name)
+
+
+def _acting_author(comment: Comment, user_id: uuid.UUID, standing: access.StudyAccess) -> bool:
+    """The caller wrote the comment and may comment on the study now."""
+    return comment.author_id == user_id and standing.can_comment
 
 
 async def list_comments(
@@ -54,10 +62,10 @@ async def update_comment(
     comment = await repo.get_comment(session, study_id, comment_id)
     if comment is None:
         raise NotFound("Comment not found")
-    is_author = comment.author_id == user_id
-    if data.body is not None and not is_author:
-        raise Forbidden("Only the author may edit a comment")
-    if data.resolved is not None and not (is_author or standing.can_edit):
+    author = _acting_author(comment, user_id, standing)
+    if data.body is not None and not author:
+        raise Forbidden("Only the author may edit a comment, while they may comment on the study")
+    if data.resolved is not None and not (author or standing.can_edit):
         raise Forbidden("Only the author, the study's owners or editors may resolve a comment")
     if data.body is not None and data.body != comment.body:
         comment.body = data.body
@@ -78,8 +86,11 @@ async def delete_comment(
     comment = await repo.get_comment(session, study_id, comment_id)
     if comment is None:
         raise NotFound("Comment not found")
-    if comment.author_id != user_id and not standing.can_moderate_comments:
-        raise Forbidden("Only the author or a study owner may delete a comment")
+    if not (_acting_author(comment, user_id, standing) or standing.can_moderate_comments):
+        raise Forbidden(
+            "Only the author (while they may comment on the study) or a study owner may "
+            "delete a comment"
+        )
     await session.delete(comment)
     record_activity(session, study_id, user_id, "comment_deleted", "comment", comment_id)
     await session.flush()
