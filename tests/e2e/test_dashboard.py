@@ -2,20 +2,28 @@
 
 The page polls `/stats` every 2 s. The first test loads it from the real metrics service while
 API traffic flows through the whole stack (dashboard_stack.py); the empty and failing states are
-produced with a stand-in for `/stats` (dashboard_fake.py). `UPDATE_SCREENSHOT=1` also saves
-docs/dashboard.png, after more history has built up.
+produced with a stand-in for `/stats` (dashboard_fake.py); the token handling with the metrics
+service itself, its METRICS_TOKEN set. `UPDATE_SCREENSHOT=1` also saves docs/dashboard.png,
+after more history has built up.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+import redis
+from pydantic import SecretStr
 
+from collabcache_metrics.bootstrap import build
+from collabcache_metrics.main import app_of
+from collabcache_shared.settings import MetricsSettings, RedisSettings
 from tests.e2e.dashboard_fake import FakeStats, create_app
 from tests.e2e.dashboard_stack import RealStack, Traffic
 from tests.e2e.dashboard_support import BROWSER_ARGS, CHROMIUM, ServerThread, drawn_pixels
@@ -38,6 +46,7 @@ CHARTS = ("hit-rate", "latency", "endpoint-rps", "redis-memory", "invalidation-l
 TRAFFIC_CHARTS = ("hit-rate", "latency", "endpoint-rps")
 HIT_RATE_COLOR, P50_COLOR = "#16a34a", "#2563eb"  # as in static/js/dashboard.js and charts.js
 ENDPOINT_TEMPLATE = re.compile(r"^/api(/[a-z-]+|/\{[a-z_]+\})+$")
+METRICS_TOKEN = "dashboard-token+/=0123456789"  # characters a URL fragment must carry intact
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +101,21 @@ def fake() -> Iterator[tuple[str, FakeStats]]:
     stats = FakeStats(seed=7)
     with ServerThread(create_app(stats)) as url:
         yield url, stats
+
+
+@pytest.fixture
+def guarded_metrics(servers: dict[str, str], run_id: str) -> Iterator[str]:
+    """The metrics service itself (in this process, on the run's Redis), METRICS_TOKEN set."""
+    prefix = f"cctest:{run_id}:dash:{uuid.uuid4().hex[:8]}"
+    settings = MetricsSettings(token=SecretStr(METRICS_TOKEN), snapshot_cache_seconds=0)
+    service = build(RedisSettings(url=servers["redis"], key_prefix=prefix), settings)
+    with ServerThread(app_of(service)) as url:
+        yield url
+    client = redis.Redis.from_url(servers["redis"])
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 def wait_for_points(page: Any, chart: str, at_least: int) -> None:
@@ -187,3 +211,27 @@ def test_a_failing_stats_endpoint_raises_the_banner_until_it_recovers(
     banner.wait_for(state="hidden", timeout=POLL_TIMEOUT_MS)
     assert page.get_attribute("#status-pill", "data-status") == "live"
     assert [e for e in console.errors if "status of 503" not in e] == []
+
+
+def test_the_token_in_the_url_fragment_opens_a_guarded_service(
+    page: Any, console: Console, guarded_metrics: str
+) -> None:
+    url = guarded_metrics
+    page.goto(f"{url}/#token={quote(METRICS_TOKEN, safe='')}")
+    wait_for_points(page, "redis-memory", 1)  # /stats answered with the token
+    assert page.url == f"{url}/", "the token stays in the address bar"
+    page.reload()  # the token is kept for the tab (sessionStorage)
+    wait_for_points(page, "redis-memory", 1)
+    assert page.locator("#error-banner").is_hidden()
+
+    for fragment, message in (("", "requires a token"), ("#token=wrong", "refused the token")):
+        other = page.context.new_page()  # a new tab: its own, empty sessionStorage
+        other_console = Console(other)
+        other.goto(f"{url}/{fragment}")
+        banner = other.locator("#error-banner")
+        banner.wait_for(state="visible", timeout=POLL_TIMEOUT_MS)
+        assert message in banner.text_content() and "/#token=" in banner.text_content()
+        assert other.text_content("#status-pill") == "token needed"
+        assert [e for e in other_console.errors if "status of 401" not in e] == []
+        other.close()
+    assert console.errors == []

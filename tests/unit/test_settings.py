@@ -17,6 +17,7 @@ from collabcache_shared.settings import (
     RedisSettings,
 )
 
+HOST = "api.example.org"
 STRONG = "Zq8v3Jm1Xc7pLr2Tw9Ks4Nd6Bh0Fy5Ga"  # 32 characters
 
 
@@ -50,7 +51,8 @@ def test_production_refuses_a_default_or_short_secret(
 
 @pytest.mark.parametrize("settings_class", [AuthSettings, ApiSettings])
 def test_production_accepts_a_strong_secret(settings_class: type[AuthSettings]) -> None:
-    settings = settings_class(environment="production", jwt_secret=SecretStr(STRONG))
+    extra = {"allowed_hosts": ["api.example.org"]} if settings_class is ApiSettings else {}
+    settings = settings_class(environment="production", jwt_secret=SecretStr(STRONG), **extra)
     assert settings.is_production
     assert settings.jwt_secret.get_secret_value() == STRONG
 
@@ -62,6 +64,7 @@ def test_production_reads_the_secret_from_the_environment(
     with pytest.raises(ValueError, match="JWT_SECRET"):
         ApiSettings()
     monkeypatch.setenv("JWT_SECRET", STRONG)
+    monkeypatch.setenv("ALLOWED_HOSTS", "api.example.org")
     assert ApiSettings().jwt_secret.get_secret_value() == STRONG
 
 
@@ -73,9 +76,39 @@ def test_other_environments_run_on_the_development_secret(environment: str) -> N
 
 
 def test_the_secret_is_not_shown_in_the_settings_repr() -> None:
-    settings = ApiSettings(environment="production", jwt_secret=SecretStr(STRONG))
+    settings = ApiSettings(
+        environment="production", jwt_secret=SecretStr(STRONG), allowed_hosts=[HOST]
+    )
     assert STRONG not in repr(settings)
     assert STRONG not in str(settings.model_dump())
+
+
+def test_a_refused_secret_is_not_printed_in_the_error() -> None:
+    weak = "short-but-secret-value"
+    with pytest.raises(ValueError, match="JWT_SECRET") as refused:
+        ApiSettings(environment="production", jwt_secret=SecretStr(weak), allowed_hosts=[HOST])
+    assert weak not in str(refused.value)
+    with pytest.raises(ValueError) as invalid:  # a value refused by its type: not echoed either
+        ApiSettings(api_port="not-a-port-but-a-secret")  # type: ignore[arg-type]
+    assert "not-a-port-but-a-secret" not in str(invalid.value)
+
+
+# --- Hosts, proxies and limits (README, "Security") -----------------------------------------
+
+
+def test_production_serves_only_the_hosts_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    unnamed = ApiSettings(environment="production", jwt_secret=SecretStr(STRONG))
+    with pytest.raises(ValueError, match="ALLOWED_HOSTS"):
+        unnamed.served_hosts  # noqa: B018  (create_app reads it: the API refuses to start)
+    monkeypatch.setenv("ALLOWED_HOSTS", " api.example.org, *.example.net ,")
+    settings = ApiSettings(environment="production", jwt_secret=SecretStr(STRONG))
+    assert settings.served_hosts == ["api.example.org", "*.example.net"]
+
+
+def test_outside_production_any_host_is_served_and_no_proxy_trusted() -> None:
+    settings = ApiSettings(environment="development")
+    assert settings.served_hosts == ["*"]
+    assert settings.forwarded_allow_ips == ""
 
 
 # --- Redis: one URL or the options --------------------------------------------------------
@@ -169,7 +202,9 @@ def test_development_allows_the_dev_origins_by_default() -> None:
 
 
 def test_production_allows_no_origin_by_default() -> None:
-    settings = ApiSettings(environment="production", jwt_secret=SecretStr(STRONG))
+    settings = ApiSettings(
+        environment="production", jwt_secret=SecretStr(STRONG), allowed_hosts=[HOST]
+    )
     assert settings.allowed_origins == []
 
 
@@ -179,6 +214,7 @@ def test_cors_origins_from_the_environment_are_honoured(
 ) -> None:
     monkeypatch.setenv("ENVIRONMENT", environment)
     monkeypatch.setenv("JWT_SECRET", STRONG)
+    monkeypatch.setenv("ALLOWED_HOSTS", HOST)
     monkeypatch.setenv("CORS_ORIGINS", " https://app.example.org, https://admin.example.org ,")
     assert ApiSettings().allowed_origins == [
         "https://app.example.org",

@@ -50,7 +50,8 @@ class TeamChanged(_Payload):
     organization_id: uuid.UUID
     team_id: uuid.UUID
     change: Literal["created", "renamed", "deleted"]
-    # on deletion: the organization's members, whose cached standing on the team goes with it
+    # on creation and deletion: the organization's members, whose cached standing on the team
+    # (a refusal, before it existed) goes
     member_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
@@ -68,6 +69,9 @@ class StudyChanged(_Payload):
     study_id: uuid.UUID
     change: Literal["created", "updated", "deleted"]
     collaborator_ids: list[uuid.UUID] = Field(default_factory=list)
+    # on creation: the organization's owners and admins, who may see it (their cached standing
+    # on its id, a refusal before it existed, goes)
+    manager_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
 class CollaborationChanged(_Payload):
@@ -89,6 +93,15 @@ class CommentChanged(_Payload):
     author_team_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
+class UserChanged(_Payload):
+    """A user deleted (by hand: the API deletes no user); their tokens are refused from then
+    on, which drops what is cached for them."""
+
+    type: Literal["user.changed.v1"] = "user.changed.v1"
+    user_id: uuid.UUID
+    change: Literal["deleted"]
+
+
 DomainPayload = Annotated[
     MembershipChanged
     | OrganizationChanged
@@ -96,7 +109,8 @@ DomainPayload = Annotated[
     | TeamMembershipChanged
     | StudyChanged
     | CollaborationChanged
-    | CommentChanged,
+    | CommentChanged
+    | UserChanged,
     Field(discriminator="type"),
 ]
 

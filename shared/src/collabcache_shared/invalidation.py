@@ -22,6 +22,7 @@ from .events import (
     StudyChanged,
     TeamChanged,
     TeamMembershipChanged,
+    UserChanged,
     _Payload,
 )
 
@@ -59,7 +60,8 @@ def _organization(e: OrganizationChanged) -> list[CacheKey]:
 
 def _team(e: TeamChanged) -> list[CacheKey]:
     # A deleted team's analytics would be served stale while its members' cached standing
-    # still lets them in: dropping the standing answers 404 at once.
+    # still lets them in: dropping the standing answers 404 at once. A created team's id may
+    # have been refused to them before it existed: that standing goes too.
     return [
         _k(F.ORGANIZATION_TEAMS, e.organization_id),
         _k(F.TEAM_MEMBERS, e.team_id),
@@ -85,6 +87,7 @@ def _study(e: StudyChanged) -> list[CacheKey]:
             _k(F.USER_COLLABORATIVE_STUDIES, collaborator),
             _k(F.USER_PERMISSIONS, collaborator),
         ]
+    keys += [_k(F.USER_PERMISSIONS, manager) for manager in e.manager_ids]
     return keys
 
 
@@ -108,6 +111,16 @@ def _comment(e: CommentChanged) -> list[CacheKey]:
     return keys
 
 
+def _user(e: UserChanged) -> list[CacheKey]:
+    # USER_PERMISSIONS holds the `user` field every cached read checks: without it, the
+    # deleted user's token is answered 401.
+    return [
+        _k(F.USER_PERMISSIONS, e.user_id),
+        _k(F.USER_ORGANIZATIONS, e.user_id),
+        _k(F.USER_COLLABORATIVE_STUDIES, e.user_id),
+    ]
+
+
 RULES: dict[type[_Payload], Callable[..., list[CacheKey]]] = {
     MembershipChanged: _membership,
     OrganizationChanged: _organization,
@@ -116,6 +129,7 @@ RULES: dict[type[_Payload], Callable[..., list[CacheKey]]] = {
     StudyChanged: _study,
     CollaborationChanged: _collaboration,
     CommentChanged: _comment,
+    UserChanged: _user,
 }
 
 

@@ -39,7 +39,10 @@ class InsecureConfiguration(ValueError):
 
 
 class _Base(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
+    # hide_input_in_errors: a refused value (a secret among them) is never printed in the error.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", env_file_encoding="utf-8", hide_input_in_errors=True
+    )
 
     # An alias bypasses env_prefix: every settings class reads the one unprefixed `ENVIRONMENT`.
     environment: Environment = Field(
@@ -274,13 +277,36 @@ class ApiSettings(AuthSettings, DatabaseSettings):
     max_comment_length: int = Field(default=10_000, ge=1)
     default_page_size: int = Field(default=50, ge=1, le=200)
     max_page_size: int = Field(default=200, ge=1, le=1000)
+    # README, "Security". A request head (request line and headers) past this is answered 431.
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    # A body past this is answered 413: the largest legal body (a comment of
+    # MAX_COMMENT_LENGTH astral characters, each JSON-escaped to 12 bytes) fits with room.
+    max_body_bytes: int = Field(default=128 * 1024, ge=1024)
+    # `Host` values served (`*.example.org` allows subdomains); any outside production,
+    # required in production.
+    allowed_hosts: Annotated[list[str] | None, NoDecode] = None
+    # Peers whose X-Forwarded-For/-Proto are believed (comma-separated IPs or CIDRs, `*`):
+    # none by default.
+    forwarded_allow_ips: str = ""
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @property
+    def served_hosts(self) -> list[str]:
+        """What the API answers for; production serves only what ALLOWED_HOSTS names (the
+        one-shot jobs, migrate and seed, serve nothing and need none)."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        if self.is_production:
+            raise InsecureConfiguration(
+                "ALLOWED_HOSTS must name the hosts this API serves in production"
+            )
+        return ["*"]
 
     @field_validator("cors_origins")
     @classmethod
@@ -342,3 +368,6 @@ class MetricsSettings(WorkerSettings):
     snapshot_cache_seconds: float = Field(default=1.0, ge=0)
     # The service's own Redis commands (never on a request path) may wait this long.
     redis_socket_timeout: float = Field(default=2.0, gt=0)
+    # When set, /stats, /report, /metrics and the dashboard's data ask for
+    # `Authorization: Bearer <token>` (README, "Security"); /health and /ready never do.
+    token: SecretStr | None = None

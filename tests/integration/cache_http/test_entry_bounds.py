@@ -17,6 +17,7 @@ from collabcache_shared.settings import CacheSettings
 from tests.integration.builders import Builder
 
 LIMIT = CacheSettings().max_entry_fields
+STANDING_LIMIT = CacheSettings().max_standing_fields
 
 
 async def test_a_cursor_and_limit_flood_leaves_the_entry_bounded(
@@ -38,19 +39,23 @@ async def test_a_cursor_and_limit_flood_leaves_the_entry_bounded(
     assert again.status_code == 200  # a variant with no room is answered, just not stored
 
 
-async def test_refusals_of_unknown_organizations_are_not_cached(
+async def test_a_flood_of_unknown_ids_leaves_the_standing_entry_bounded(
     client: httpx.AsyncClient, build: Builder, redis: Redis, keyspace: KeySpace
 ) -> None:
+    """An unknown organization is refused like a hidden one, by a cached standing (README,
+    "Security"): a flood of unknown ids fills at most CACHE_MAX_STANDING_FIELDS of the
+    caller's entry, and every request is still answered."""
     s = await build.scene()
-    own = await client.get(f"/api/organizations/{s.org_id}/members", headers=s.owner.headers)
-    assert own.status_code == 200
+    own = f"/api/organizations/{s.org_id}/members"
+    assert (await client.get(own, headers=s.owner.headers)).status_code == 200
     entry = keyspace.entry(CacheKey.of(Family.USER_PERMISSIONS, s.owner.id))
-    before = await redis.hlen(entry)
-    for _ in range(40):
-        missing = f"/api/organizations/{uuid.uuid4()}/members"
-        response = await client.get(missing, headers=s.owner.headers)
-        assert response.status_code == 404
-    assert await redis.hlen(entry) == before
+    for _ in range(0, STANDING_LIMIT + 40, 40):
+        probes = [f"/api/organizations/{uuid.uuid4()}/members" for _ in range(40)]
+        answers = await asyncio.gather(*(client.get(p, headers=s.owner.headers) for p in probes))
+        assert {a.status_code for a in answers} == {404}
+    standings = [f for f in await redis.hkeys(entry) if f.startswith(b"d:org:")]
+    assert STANDING_LIMIT // 2 < len(standings) <= STANDING_LIMIT
+    assert (await client.get(own, headers=s.owner.headers)).status_code == 200
 
 
 async def test_a_later_fill_never_extends_the_entry_expiry(

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from collabcache_shared.cache.entry import Entry
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from tests.integration.builders import Scene
+from tests.integration.cache_http.conftest import StatementCounter
 from tests.integration.cache_http.endpoints import CACHED_GETS, CachedGet
 
 STRONG_ETAG = re.compile(r'^"[0-9a-f]{16}"$')
@@ -103,18 +104,29 @@ async def test_a_refused_request_caches_no_response(
     assert member.headers["x-cache"] == "MISS"  # nothing was stored by the refused request
 
 
-async def test_a_missing_resource_caches_nothing_at_all(
-    client: httpx.AsyncClient, scene: Scene, redis: Redis, keyspace: KeySpace
+async def test_a_missing_resource_is_refused_like_a_hidden_one(
+    client: httpx.AsyncClient, scene: Scene, redis: Redis, keyspace: KeySpace, sql: StatementCounter
 ) -> None:
-    """A 404 for a study that does not exist leaves no standing field and no response entry
-    (a study created later under that id must not inherit a cached refusal)."""
+    """An outsider cannot tell a study that does not exist from one they may not see: the same
+    404, from the same cached refusal, at the same cost (no query once cached) (README,
+    "Security"). Nothing but the refusal is stored for the missing id."""
     missing = uuid.uuid4()
-    for suffix in ("comments", "permissions"):
-        response = await client.get(
-            f"/api/collaboration/studies/{missing}/{suffix}", headers=scene.owner.headers
-        )
-        assert response.status_code == 404
-    assert await _standing(redis, keyspace, scene.owner.id, f"study:{missing}") is None
+    paths = {
+        "missing": f"/api/collaboration/studies/{missing}/comments",
+        "hidden": f"/api/collaboration/studies/{scene.study_id}/comments",
+    }
+    answers: dict[str, list[httpx.Response]] = {}
+    for which, path in paths.items():
+        answers[which] = [await client.get(path, headers=scene.outsider.headers) for _ in (1, 2)]
+    sql.statements.clear()
+    again = {w: await client.get(p, headers=scene.outsider.headers) for w, p in paths.items()}
+    assert sql.statements == []  # both refused from the cache
+    bodies = {w: [(r.status_code, r.json()) for r in [*rs, again[w]]] for w, rs in answers.items()}
+    assert bodies["missing"] == bodies["hidden"] == [(404, {"detail": "Study not found"})] * 3
+    assert set(again["missing"].headers) == set(again["hidden"].headers)
+    for which, study in (("missing", missing), ("hidden", scene.study_id)):
+        standing = await _standing(redis, keyspace, scene.outsider.id, f"study:{study}")
+        assert standing is not None and standing["can_view"] is False, which
     assert [k async for k in redis.scan_iter(match=f"{keyspace.root}:*{missing}*")] == []
 
 

@@ -38,6 +38,7 @@ EVENT_TYPES = [
     "study.changed.v1",
     "collaboration.changed.v1",
     "comment.changed.v1",
+    "user.changed.v1",
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,23 @@ def dockerfile_of(service: Mapping[str, Any]) -> Path:
     context = COMPOSE_FILE.parent / (build if isinstance(build, str) else build["context"])
     dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
     return (context / dockerfile).resolve()
+
+
+@dataclass(frozen=True)
+class Published:
+    """One `ports:` entry: the host address ("" for every interface), the host port or range
+    ("" for an ephemeral one) and the container's port."""
+
+    host_ip: str
+    host_ports: str
+    container_port: int
+
+
+def published(entry: str | int | Mapping[str, Any]) -> Published:
+    """`[[HOST_IP:]HOST_PORTS:]CONTAINER_PORT[/PROTOCOL]`, or the long syntax's mapping."""
+    if isinstance(entry, Mapping):
+        host_ip, host_ports = entry.get("host_ip", ""), entry.get("published", "")
+        return Published(str(host_ip), str(host_ports), int(entry["target"]))
+    host, _, container = str(entry).split("/")[0].rpartition(":")
+    host_ip, _, host_ports = host.rpartition(":")
+    return Published(host_ip.strip("[]"), host_ports, int(container))

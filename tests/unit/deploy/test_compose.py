@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import ipaddress
 import json
 import re
 import secrets
@@ -29,6 +30,7 @@ from tests.unit.deploy.compose_file import (
     environment_of,
     interpolate,
     load_raw,
+    published,
     variables,
 )
 from tests.unit.deploy.service_code import (
@@ -48,6 +50,8 @@ LISTENS_ON: dict[str, tuple[type[BaseSettings], str, str]] = {
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|_AUTH$")
 REDIS_SERVICE, POSTGRES_SERVICE, JAEGER_SERVICE = "redis", "postgres", "jaeger"
+# The public service: published on every interface. Everything else answers on loopback only.
+PUBLIC_SERVICE = "api"
 KEEPS_RUNNING = {"always", "unless-stopped", "on-failure"}
 HEALTHCHECK_URL = re.compile(r"http://127\.0\.0\.1:(\d+)/(\w+)")
 
@@ -108,10 +112,12 @@ def test_secrets_come_only_from_the_env_file(raw: dict[str, Any]) -> None:
 
 
 def test_no_secret_is_written_in_the_file(raw: dict[str, Any]) -> None:
+    """A secret is a required `${NAME:?...}`, or an optional one that is empty unless set
+    (`${NAME:-}`: METRICS_TOKEN)."""
     for name, service in raw["services"].items():
         for key, value in environment_of(service).items():
             if SECRET_NAME.search(key):
-                assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", value), f"{name}: {key}"
+                assert re.fullmatch(r"\$\{[A-Z_]+(:\?[^}]+|:-)\}", value), f"{name}: {key}"
             password = urlsplit(value).password if "://" in value else None
             if password is not None:
                 assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+", password), f"{name}: {key}"
@@ -204,8 +210,8 @@ def test_ports_agree_with_the_settings(
         health = HEALTHCHECK_URL.search(" ".join(svc["healthcheck"]["test"]))
         assert health is not None, name
         assert int(health.group(1)) == port, f"{name}: healthcheck port"
-        for published in svc.get("ports", []):
-            assert int(str(published).rsplit(":", 1)[-1].split("/")[0]) == port, name
+        for entry in svc.get("ports", []):
+            assert published(entry).container_port == port, name
         for exposed in svc.get("expose", []):
             assert int(exposed) == port, name
         assert "ports" in svc or "expose" in svc, name
@@ -262,10 +268,28 @@ def test_replicas_and_their_published_ports(compose: dict[str, Any]) -> None:
     for name, svc in services.items():
         replicas = int(svc.get("deploy", {}).get("replicas", 1))
         assert replicas == 1 or "container_name" not in svc, name
-        for published in svc.get("ports", []):
-            host = str(published).rsplit(":", 1)[0]
-            first, _, last = host.partition("-")
-            assert int(last or first) - int(first) + 1 >= replicas, f"{name}: {published}"
+        for entry in svc.get("ports", []):
+            first, _, last = published(entry).host_ports.partition("-")
+            assert int(last or first) - int(first) + 1 >= replicas, f"{name}: {entry}"
+
+
+def test_only_the_api_is_published_on_every_interface(
+    raw: dict[str, Any], compose: dict[str, Any], secrets_env: dict[str, str]
+) -> None:
+    """The metrics service and Jaeger (its UI, OTLP) are bound to the host's loopback by
+    default; METRICS_BIND moves the metrics port (README, "Security")."""
+    checked = set()
+    for name, svc in compose["services"].items():
+        for entry in svc.get("ports", []):
+            host_ip = published(entry).host_ip
+            if name == PUBLIC_SERVICE:
+                assert host_ip == "", f"{name}: {entry}"
+            else:
+                assert host_ip and ipaddress.ip_address(host_ip).is_loopback, f"{name}: {entry}"
+                checked.add(name)
+    assert checked == {"metrics", JAEGER_SERVICE}
+    moved = interpolate(raw, {**secrets_env, "METRICS_BIND": "0.0.0.0"})["services"]["metrics"]
+    assert [published(entry).host_ip for entry in moved["ports"]] == ["0.0.0.0"]
 
 
 def test_redis_requires_the_password_and_evicts_only_cache_entries(

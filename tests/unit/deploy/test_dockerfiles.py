@@ -141,3 +141,18 @@ def test_port_health_check_and_environment_match_the_settings(service_dir: Path)
     assert ours <= code.reads(), ours - code.reads()
     host_variables = {name for name in ours if name.endswith(host_field.upper())}
     assert host_variables and all(environment[name] == "0.0.0.0" for name in host_variables)
+
+
+def test_the_image_defaults_to_production(service_dir: Path) -> None:
+    """Run outside compose (`docker run` with no ENVIRONMENT), an image must still refuse
+    development defaults: the final stage sets ENVIRONMENT=production, which compose and
+    `docker run -e` can override."""
+    parsed, _, code = parsed_and_code(service_dir)
+    environment: dict[str, str] = {}
+    for ins in final_stage(parsed):
+        if ins.keyword == "ENV":
+            environment.update(env_assignments(ins.arguments))
+    assert "ENVIRONMENT" in code.reads()
+    assert environment.get("ENVIRONMENT") == "production", (
+        f"services/{service_dir.name}/Dockerfile: add ENVIRONMENT=production to the final ENV"
+    )

@@ -54,6 +54,9 @@ class Unprocessable(DomainError):
     status_code = 422
 
 
+UNKNOWN_USER = "Unknown user"
+
+
 class ErrorBody(BaseModel):
     """The body of every error the API answers itself."""
 
@@ -107,11 +110,25 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
 
+INPUT_EXCERPT_CHARS = 64
+
+
+def _excerpt(value: Any) -> Any:
+    """An offending input as the error shows it: as sent when short, else the first
+    INPUT_EXCERPT_CHARS characters of its JSON and an ellipsis (README, "Security")."""
+    text = json.dumps(value, ensure_ascii=False)
+    return value if len(text) <= INPUT_EXCERPT_CHARS else text[:INPUT_EXCERPT_CHARS] + "…"
+
+
 async def _invalid_request(_: Request, exc: Exception) -> Response:
-    """FastAPI's 422 body, ASCII-escaped: the errors echo the input, and an input holding a lone
-    surrogate (valid in JSON, not in UTF-8) must not turn the 422 into a 500 when encoded."""
+    """FastAPI's 422 body, each offending input cut to an excerpt, ASCII-escaped: an input
+    holding a lone surrogate (valid in JSON, not in UTF-8) must not make the 422 a 500."""
     assert isinstance(exc, RequestValidationError)
-    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    errors = jsonable_encoder(exc.errors())
+    for error in errors:
+        if "input" in error:
+            error["input"] = _excerpt(error["input"])
+    body = json.dumps({"detail": errors}, ensure_ascii=True)
     return Response(body, status_code=422, media_type="application/json")
 
 

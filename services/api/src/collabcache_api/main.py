@@ -7,9 +7,11 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 
+from collabcache_shared.security_headers import SecurityHeaders
 from collabcache_shared.settings import ApiSettings, CacheSettings, OutboxSettings, RedisSettings
 from collabcache_shared.telemetry import tracing
 from collabcache_shared.telemetry.logs import configure_logging
@@ -21,6 +23,7 @@ from .bootstrap import instrument_app, make_lifespan
 from .comments.endpoints import router as comments_router
 from .deps import ContainerDep
 from .errors import install_error_handlers
+from .guards import BodyLimit, HostCheck
 from .organizations.endpoints import router as organizations_router
 from .studies.endpoints import router as studies_router
 from .teams.endpoints import router as teams_router
@@ -68,12 +71,15 @@ def create_app(
         tracer_provider,
         owns_tracer_provider=owned,
     )
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load their scripts from this package, never a CDN.
+    # redirect_slashes=False: no redirect built from the request's Host (README, "Security").
+    app = FastAPIOffline(
         title="collabcache API",
         version="0.1.0",
         description="Research collaboration API whose reads come from Redis and never go stale.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        redirect_slashes=False,
     )
     app.add_middleware(
         CORSMiddleware,
@@ -84,6 +90,10 @@ def create_app(
         expose_headers=EXPOSED_HEADERS,
         max_age=600,
     )
+    # Added last: outermost. Security headers on every answer, the guards' own included.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HostCheck, hosts=settings.served_hosts)
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     for router in (
         users_router,
@@ -113,13 +123,9 @@ def create_app(
 def run() -> None:
     import uvicorn
 
+    from .server import server_config
+
     settings = ApiSettings()
     configure_logging(TelemetrySettings(), SERVICE_NAME)
-    uvicorn.run(
-        "collabcache_api.main:create_app",
-        factory=True,
-        host=settings.api_host,
-        port=settings.api_port,
-        proxy_headers=True,
-        log_config=None,  # uvicorn's loggers propagate to the root handler configured above
-    )
+    config = server_config(settings, "collabcache_api.main:create_app", factory=True)
+    uvicorn.Server(config).run()

@@ -2,19 +2,23 @@
 
 A FastStream application on Redis served over HTTP: `/health` answers while the process runs,
 `/ready` only while the broker reaches Redis, `/metrics` in the Prometheus text format. The
-stream consumer and the claim loop are wired in `bootstrap`.
+stream consumer and the claim loop are wired in `bootstrap`. Every response carries the
+security headers (README, "Security").
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.handlers import GetHandler
+from faststream.asgi.types import Receive, Scope, Send
 from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 
+from collabcache_shared.security_headers import SecurityHeaders
 from collabcache_shared.settings import InvalidatorSettings, RedisSettings
 from collabcache_shared.streams.health import liveness_route, readiness_route
 from collabcache_shared.telemetry import tracing
@@ -55,6 +59,17 @@ def specification() -> AsyncAPI:
     )
 
 
+class InvalidatorApp(AsgiFastStream):
+    """An AsgiFastStream whose every response carries the security headers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._secured = SecurityHeaders(super().__call__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._secured(scope, receive, send)
+
+
 def app_of(
     invalidator: Invalidator, *, tracer_provider: TracerProvider | None = None
 ) -> AsgiFastStream:
@@ -67,7 +82,7 @@ def app_of(
         if tracer_provider is not None:
             await asyncio.to_thread(tracing.shutdown, tracer_provider)
 
-    return AsgiFastStream(
+    return InvalidatorApp(
         invalidator.broker,
         asgi_routes=[
             ("/health", liveness_route()),

@@ -4,7 +4,9 @@ A FastStream application on Redis served over HTTP: `/health` answers while the 
 `/ready` only while the broker reaches Redis; `/stats` (the dashboard's JSON), `/report` (the
 cache performance report, `?window=1m|5m|1h`), `/metrics` (Prometheus text format) and the
 dashboard itself at `/` and `/static/...`. The stream consumers, the claim loop and the
-aggregates are wired in `bootstrap`.
+aggregates are wired in `bootstrap`. With `METRICS_TOKEN` set, all but `/health`, `/ready` and
+the dashboard's files ask for a bearer token (`auth`); every response carries the security
+headers (README, "Security").
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from collabcache_shared.metrics.reader import WINDOWS
+from collabcache_shared.security_headers import SecurityHeaders
 from collabcache_shared.settings import MetricsSettings, RedisSettings
 from collabcache_shared.streams.health import liveness_route, readiness_route
 from collabcache_shared.telemetry import tracing
@@ -29,6 +32,7 @@ from collabcache_shared.telemetry.logs import configure_logging
 from collabcache_shared.telemetry.settings import TelemetrySettings
 
 from . import __version__
+from .auth import BearerToken
 from .bootstrap import MetricsService, build
 from .stats import performance_report, stats_document
 from .web import StaticFiles
@@ -98,11 +102,23 @@ def specification() -> AsyncAPI:
 
 
 class MetricsApp(AsgiFastStream):
-    """An AsgiFastStream whose exact-path routes are followed by the dashboard's files."""
+    """An AsgiFastStream whose exact-path routes are followed by the dashboard's files, behind
+    the optional bearer token, every response with the security headers."""
 
-    def __init__(self, *args: Any, static: StaticFiles, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, static: StaticFiles, token: BearerToken, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.static = static
+        self.token = token
+        self._secured = SecurityHeaders(self._guarded)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._secured(scope, receive, send)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.token.opens(scope):
+            await self.token.refuse(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.static.serves(scope["path"]):
@@ -130,6 +146,7 @@ def app_of(
     return MetricsApp(
         service.broker,
         static=static,
+        token=BearerToken(service.settings.token),
         asgi_routes=[
             ("/health", liveness_route()),
             ("/ready", readiness_route(service.broker)),

@@ -10,7 +10,7 @@ from collabcache_shared.cache.keys import CacheKey, Family
 
 from ..caching.access_records import org_standing, team_standing
 from ..caching.responder import CachedReadsDep
-from ..deps import CurrentUserId, SessionDep
+from ..deps import ClaimedUserId, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
 from . import service
 from .schemas import OrganizationAnalytics, TeamAnalytics
@@ -25,7 +25,7 @@ router = APIRouter(tags=["analytics"], responses=ERROR_RESPONSES)
 )
 async def organization_analytics(
     org_id: uuid.UUID,
-    user_id: CurrentUserId,
+    user_id: ClaimedUserId,
     session: SessionDep,
     cache: CachedReadsDep,
 ) -> Response:
@@ -43,7 +43,7 @@ async def organization_analytics(
 )
 async def team_analytics(
     team_id: uuid.UUID,
-    user_id: CurrentUserId,
+    user_id: ClaimedUserId,
     session: SessionDep,
     cache: CachedReadsDep,
 ) -> Response:

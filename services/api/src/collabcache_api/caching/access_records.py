@@ -3,8 +3,17 @@
 A user's standing on an organization, a team or a study is a field of their USER_PERMISSIONS
 entry (`permissions:{user}`, field `org:<id>`, `team:<id>` or `study:<id>`). Any change to
 their memberships or collaborations drops the whole entry, so a removed member loses access
-on the very next request. A standing on something that does not exist is not cached: a
-resource created later under that id must not inherit a cached refusal.
+on the very next request. A resource that does not exist is refused exactly as one the user
+may not see, by the same cached record, so neither answer nor timing tells an outsider which
+it is (README, "Security"). Ids are random UUIDs the server draws; should a row be created by
+hand under an id somebody was refused, its creation event drops the standings of everyone
+who may see it at once (the organization's members for a team, its owners and admins for a
+study, the creator for an organization: `collabcache_shared.invalidation`).
+
+The entry's `user` field records that the user exists: every cached read looks it up in the
+same round trip as the standing and the page, so a token naming a user that does not exist
+(never did, or was deleted: `user.changed.v1` drops the entry) is answered 401 with no
+database query on a hit, and nothing is cached for it (README, "Security").
 """
 
 from __future__ import annotations
@@ -20,14 +29,29 @@ from collabcache_shared.cache.keys import CacheKey, Family
 from collabcache_shared.cache.store import Slot
 
 from .. import access
-from ..errors import NotFound
+from ..errors import UNKNOWN_USER, NotFound, Unauthorized
 from ..models import MANAGER_ROLES
 from ..studies.service import my_permissions
 from ..teams.repository import get_team
+from ..users.repository import user_exists
+
+USER_FIELD = "user"
+USER_KNOWN = b'{"exists":true}'
 
 
-class ResourceMissing(Exception):
-    """The resource does not exist: answer 404 and cache nothing."""
+def user_slot(user_id: uuid.UUID) -> Slot:
+    return Slot(CacheKey.of(Family.USER_PERMISSIONS, user_id), USER_FIELD)
+
+
+def user_loader(session: AsyncSession, user_id: uuid.UUID) -> Callable[[], Awaitable[bytes]]:
+    """The `user` field's body; 401 (nothing to cache) when the user does not exist."""
+
+    async def load() -> bytes:
+        if not await user_exists(session, user_id):
+            raise Unauthorized(UNKNOWN_USER)
+        return USER_KNOWN
+
+    return load
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +87,7 @@ def study_standing(study_id: uuid.UUID) -> Standing:
 
 
 async def _org(session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID) -> bytes:
-    exists, role = await access.org_standing_of(session, org_id, user_id)
-    if not exists:
-        raise ResourceMissing
+    _, role = await access.org_standing_of(session, org_id, user_id)
     return orjson.dumps(
         {
             "organization_role": role,
@@ -77,12 +99,11 @@ async def _org(session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID) -> 
 
 async def _team(session: AsyncSession, user_id: uuid.UUID, team_id: uuid.UUID) -> bytes:
     team = await get_team(session, team_id)
-    if team is None:
-        raise ResourceMissing
-    role = await access.org_role_of(session, team.organization_id, user_id)
+    org_id = team.organization_id if team else None
+    role = await access.org_role_of(session, org_id, user_id) if org_id else None
     return orjson.dumps(
         {
-            "organization_id": str(team.organization_id),
+            "organization_id": str(org_id) if org_id else None,
             "organization_role": role,
             "can_view": role is not None,
         }
@@ -94,9 +115,7 @@ async def _study(session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID)
     try:
         permissions = await my_permissions(session, user_id, study_id)
     except NotFound:
-        if await access.study_exists(session, study_id):
-            return orjson.dumps({"study_id": study_id, "user_id": user_id, "can_view": False})
-        raise ResourceMissing from None
+        return orjson.dumps({"study_id": study_id, "user_id": user_id, "can_view": False})
     return permissions.model_dump_json().encode()
 
 

@@ -24,9 +24,8 @@ from collabcache_shared.cache.store import Found, Slot
 
 from .. import db
 from ..bootstrap import Container
-from ..deps import ContainerDep, CurrentUserId, SessionDep
-from ..errors import NotFound
-from .access_records import ResourceMissing, Standing
+from ..deps import ClaimedUserId, ContainerDep, SessionDep
+from .access_records import Standing, user_loader, user_slot
 
 CACHE_CONTROL = "private, no-cache"
 M = TypeVar("M", bound=BaseModel)
@@ -59,12 +58,14 @@ class CachedReads:
             return (await load()).model_dump_json().encode()
 
         if cache is None:
+            await self._user_loader()()
             result = await CacheManager.uncached(load_body)
         else:
-            slots = [standing.slot(self.user_id), slot] if standing else [slot]
-            found = await cache.lookup(slots)
+            own = [standing.slot(self.user_id)] if standing else []
+            found = await cache.lookup([user_slot(self.user_id), *own, slot])
+            await self._check_user(cache, found[0] if found else None)
             if standing is not None:
-                await self._check(cache, standing, found[0] if found else None)
+                await self._check(cache, standing, found[1] if found else None)
             result = await self._get(cache, slot, load_body, found[-1] if found else None)
         return self._answer(key, result, started)
 
@@ -87,12 +88,22 @@ class CachedReads:
         cache = self.container.cache
         slot = standing.slot(self.user_id)
         if cache is None:
+            await self._user_loader()()
             result = await CacheManager.uncached(self._standing_loader(standing))
         else:
-            looked = await cache.lookup([slot])
-            result = await self._standing(cache, standing, looked[0] if looked else None)
+            looked = await cache.lookup([user_slot(self.user_id), slot])
+            await self._check_user(cache, looked[0] if looked else None)
+            result = await self._standing(cache, standing, looked[1] if looked else None)
         standing.check(result.body)
         return self._answer(slot.key, result, started)
+
+    def _user_loader(self) -> Callable[[], Awaitable[bytes]]:
+        return user_loader(self.session, self.user_id)
+
+    async def _check_user(self, cache: CacheManager, found: Found | None) -> None:
+        """401 unless the token's user exists (a hit costs nothing more: same round trip)."""
+        slot = user_slot(self.user_id)
+        await self._get(cache, slot, self._user_loader(), found, refresh=False)
 
     async def _check(self, cache: CacheManager, standing: Standing, found: Found | None) -> None:
         standing.check((await self._standing(cache, standing, found)).body)
@@ -105,15 +116,7 @@ class CachedReads:
         return await self._get(cache, slot, load, found, refresh=False)
 
     def _standing_loader(self, standing: Standing) -> Callable[[], Awaitable[bytes]]:
-        load = standing.loader(self.session, self.user_id)
-
-        async def checked() -> bytes:
-            try:
-                return await load()
-            except ResourceMissing:
-                raise NotFound(standing.not_found) from None
-
-        return checked
+        return standing.loader(self.session, self.user_id)
 
     async def _get(
         self,
@@ -157,7 +160,7 @@ class CachedReads:
 
 
 async def get_cached_reads(
-    request: Request, container: ContainerDep, session: SessionDep, user_id: CurrentUserId
+    request: Request, container: ContainerDep, session: SessionDep, user_id: ClaimedUserId
 ) -> CachedReads:
     # async: FastAPI runs a plain `def` dependency in its thread pool, a costly hop per request.
     return CachedReads(request, container, session, user_id)

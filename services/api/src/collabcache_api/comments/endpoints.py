@@ -10,7 +10,7 @@ from collabcache_shared.cache.keys import CacheKey, Family
 
 from ..caching.access_records import study_standing
 from ..caching.responder import CachedReadsDep
-from ..deps import CurrentUserId, PageDep, SessionDep
+from ..deps import ClaimedUserId, CurrentUserId, PageDep, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
 from ..pagination import Page
 from . import service
@@ -26,7 +26,7 @@ router = APIRouter(
 @router.get("", response_model=Page[CommentPublic], responses=error_responses(400, 404))
 async def list_comments(
     study_id: uuid.UUID,
-    user_id: CurrentUserId,
+    user_id: ClaimedUserId,
     session: SessionDep,
     page: PageDep,
     cache: CachedReadsDep,

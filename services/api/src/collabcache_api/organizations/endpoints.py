@@ -10,7 +10,7 @@ from collabcache_shared.cache.keys import CacheKey, Family
 
 from ..caching.access_records import org_standing
 from ..caching.responder import CachedReadsDep
-from ..deps import CurrentUser, CurrentUserId, PageDep, SessionDep
+from ..deps import ClaimedUserId, CurrentUser, CurrentUserId, PageDep, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
 from ..pagination import Page
 from . import service
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/api/organizations", tags=["organizations"], response
 
 @router.get("", response_model=Page[MyOrganizationPublic], responses=error_responses(400))
 async def list_my_organizations(
-    user_id: CurrentUserId, session: SessionDep, page: PageDep, cache: CachedReadsDep
+    user_id: ClaimedUserId, session: SessionDep, page: PageDep, cache: CachedReadsDep
 ) -> Response:
     return await cache.respond(
         CacheKey.of(Family.USER_ORGANIZATIONS, user_id),
@@ -59,7 +59,7 @@ async def rename_organization(
 )
 async def list_members(
     org_id: uuid.UUID,
-    user_id: CurrentUserId,
+    user_id: ClaimedUserId,
     session: SessionDep,
     page: PageDep,
     cache: CachedReadsDep,

@@ -10,7 +10,7 @@ from collabcache_shared.cache.keys import CacheKey, Family
 
 from ..caching.access_records import study_standing
 from ..caching.responder import CachedReadsDep
-from ..deps import CurrentUserId, PageDep, SessionDep
+from ..deps import ClaimedUserId, CurrentUserId, PageDep, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
 from ..pagination import Page
 from . import service
@@ -36,7 +36,7 @@ STUDY = "/api/collaboration/studies/{study_id}"
     responses=error_responses(400),
 )
 async def list_my_studies(
-    user_id: CurrentUserId,
+    user_id: ClaimedUserId,
     session: SessionDep,
     page: PageDep,
     cache: CachedReadsDep,
@@ -73,7 +73,7 @@ async def update_study(
 )
 async def list_collaborators(
     study_id: uuid.UUID,
-    user_id: CurrentUserId,
+    user_id: ClaimedUserId,
     session: SessionDep,
     page: PageDep,
     cache: CachedReadsDep,
@@ -127,7 +127,7 @@ async def remove_collaborator(
 )
 async def list_activity(
     study_id: uuid.UUID,
-    user_id: CurrentUserId,
+    user_id: ClaimedUserId,
     session: SessionDep,
     page: PageDep,
     cache: CachedReadsDep,

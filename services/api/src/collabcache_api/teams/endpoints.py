@@ -10,7 +10,7 @@ from collabcache_shared.cache.keys import CacheKey, Family
 
 from ..caching.access_records import org_standing, team_standing
 from ..caching.responder import CachedReadsDep
-from ..deps import CurrentUserId, PageDep, SessionDep
+from ..deps import ClaimedUserId, CurrentUserId, PageDep, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
 from ..pagination import Page
 from . import service
@@ -26,7 +26,7 @@ router = APIRouter(tags=["teams"], responses=ERROR_RESPONSES)
 )
 async def list_teams(
     org_id: uuid.UUID,
-    user_id: CurrentUserId,
+    user_id: ClaimedUserId,
     session: SessionDep,
     page: PageDep,
     cache: CachedReadsDep,
@@ -74,7 +74,7 @@ async def delete_team(team_id: uuid.UUID, user_id: CurrentUserId, session: Sessi
 )
 async def list_team_members(
     team_id: uuid.UUID,
-    user_id: CurrentUserId,
+    user_id: ClaimedUserId,
     session: SessionDep,
     page: PageDep,
     cache: CachedReadsDep,

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from ..errors import NotFound
 from ..models import User
@@ -17,6 +18,11 @@ async def require_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     if user is None:
         raise NotFound(f"User {user_id} not found")
     return user
+
+
+async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    found = await session.scalar(select(col(User.id)).where(col(User.id) == user_id))
+    return found is not None
 
 
 async def by_email(session: AsyncSession, email: str) -> User | None:

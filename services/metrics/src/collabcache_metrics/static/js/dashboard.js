@@ -1,5 +1,6 @@
 // The live dashboard: polls /stats every 2 s, keeps 10 minutes of history, renders everything.
 
+import { takeTokenFromUrl, unauthorizedMessage, withToken } from "./auth.js";
 import { TimeChart } from "./charts.js";
 import { clockTime } from "./format.js";
 import { chartedEndpoints, History, RETENTION_SECONDS } from "./history.js";
@@ -86,8 +87,8 @@ class Status {
     this.banner.hidden = true;
   }
 
-  failed(reason) {
-    this.setPill("error", "no data");
+  failed(reason, pill = "no data") {
+    this.setPill("error", pill);
     const since = this.lastSuccessMs
       ? `The charts show data up to ${clockTime(this.lastSuccessMs)}.`
       : "No data received yet.";
@@ -104,17 +105,21 @@ class Status {
   }
 }
 
+// The service answered 401: the token is missing or wrong (see auth.js).
+class TokenError extends Error {}
+
 async function fetchStats() {
   let response;
   try {
     response = await fetch(STATS_URL, {
       cache: "no-store",
-      headers: { Accept: "application/json" },
+      headers: withToken({ Accept: "application/json" }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (error) {
     throw new Error(error.name === "TimeoutError" ? "no answer within 5 s" : "unreachable");
   }
+  if (response.status === 401) throw new TokenError(unauthorizedMessage());
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   try {
     return await response.json();
@@ -136,7 +141,8 @@ async function pollOnce(dashboard) {
   try {
     stats = await fetchStats();
   } catch (error) {
-    dashboard.status.failed(error.message);
+    const pill = error instanceof TokenError ? "token needed" : "no data";
+    dashboard.status.failed(error.message, pill);
     return;
   }
   try {
@@ -158,6 +164,7 @@ async function pollForever(dashboard) {
   }
 }
 
+takeTokenFromUrl();
 const dashboard = {
   history: new History(RETENTION_SECONDS),
   charts: createCharts(),

@@ -1,0 +1,85 @@
+"""Serving the API with uvicorn (README, "Security"): a bounded request head, and forwarded
+headers trusted only from the proxies `FORWARDED_ALLOW_IPS` names (none by default).
+
+uvicorn's httptools protocol reads a request's head whole before the application sees it, so a
+limit on headers must live here, in the server: a head longer than `MAX_HEADER_BYTES` is
+answered 431 and the connection closed before the parser holds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvicorn import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from collabcache_shared.settings import ApiSettings
+
+TOO_LARGE = b"Request header fields too large"
+HEAD_END = b"\r\n\r\n"
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """Counts a request's head as it arrives (up to the blank line that ends it) and refuses
+    it before the parser buffers more than `max_header_bytes` of it."""
+
+    max_header_bytes = 16 * 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_bytes = 0
+        self._in_head = True
+        self._tail = b""  # the last bytes of the head so far: its end may span two reads
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head, self._head_bytes, self._tail = True, 0, b""  # a pipelined request
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            seen = self._tail + data
+            end = seen.find(HEAD_END)
+            self._head_bytes += len(data) if end < 0 else end + len(HEAD_END) - len(self._tail)
+            self._tail = seen[-(len(HEAD_END) - 1) :]
+            if self._head_bytes > self.max_header_bytes:
+                if not self.transport.is_closing():
+                    self._refuse_head()
+                return
+        super().data_received(data)
+
+    def _refuse_head(self) -> None:
+        self.logger.info("request head over %d bytes: 431", self.max_header_bytes)
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(TOO_LARGE), TOO_LARGE)
+        )
+        self.transport.close()
+
+
+def bounded_protocol(max_header_bytes: int) -> type[BoundedHttpToolsProtocol]:
+    return type(
+        "BoundedHttpToolsProtocol",
+        (BoundedHttpToolsProtocol,),
+        {"max_header_bytes": max_header_bytes},
+    )
+
+
+def server_config(settings: ApiSettings, app: Any, **options: Any) -> Config:
+    """The uvicorn configuration production runs (`app` an import string or an app)."""
+    proxies = settings.forwarded_allow_ips
+    return Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        http=bounded_protocol(settings.max_header_bytes),
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        server_header=False,
+        log_config=None,  # uvicorn's loggers propagate to the root handler configured
+        **options,
+    )
