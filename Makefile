@@ -8,10 +8,10 @@ RUN := $(UV) run --frozen
 -include .run/stack.env
 export
 
-.PHONY: help install run test test-unit test-integration lint seed token up down migrate asyncapi client bench bench-full
+.PHONY: help install run test test-fast test-unit test-integration lint seed token up down docker-ready migrate asyncapi client bench bench-full bench-report dashboard-fake
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 $(UV):
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --user --quiet uv
@@ -25,13 +25,21 @@ install: .venv/.synced ## install the locked environment
 run: .venv/.synced ## migrate, seed if empty, start every service (Ctrl-C stops all)
 	$(RUN) python scripts/devstack.py
 
-test: .venv/.synced ## the whole test suite (unit, integration, end-to-end)
-	$(RUN) pytest
+# Unit and integration tests share the cores (each xdist worker has its own database and key
+# prefix); the history check and the end-to-end tests, which run whole stacks and measure
+# timings, then run alone. TEST_WORKERS=0 runs the first part in one process too.
+TEST_WORKERS ?= auto
 
-test-unit: .venv/.synced
+test: .venv/.synced ## the whole suite, fast tiers first (about 6 min on 2 cores; README, "Tests")
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile tests/unit tests/integration
+	$(RUN) pytest tests/history tests/e2e
+
+test-fast: .venv/.synced ## the unit tier only: no servers, well under a minute
 	$(RUN) pytest tests/unit
 
-test-integration: .venv/.synced
+test-unit: test-fast ## the same as test-fast
+
+test-integration: .venv/.synced ## the integration tier (real PostgreSQL and Redis)
 	$(RUN) pytest tests/integration
 
 lint: .venv/.synced ## ruff, mypy and the import contracts
@@ -54,8 +62,14 @@ token: .venv/.synced ## print a bearer token for EMAIL (the last line)
 bench: .venv/.synced ## quick run of every benchmark (~9 min): bench/results/bench-<stamp>.json
 	$(RUN) python -m bench.run --profile quick
 
-bench-full: .venv/.synced ## the plan's durations (hours): then `python -m bench.report` renders docs
+bench-full: .venv/.synced ## the plan's durations (hours): then `make bench-report` renders docs
 	$(RUN) python -m bench.run --profile full
+
+bench-report: .venv/.synced ## render docs/benchmarks.md from the newest bench/results/*.json
+	$(RUN) python -m bench.report
+
+dashboard-fake: .venv/.synced ## the dashboard with made-up numbers, no stack needed
+	$(RUN) python -m tests.e2e.dashboard_fake
 
 asyncapi: .venv/.synced ## regenerate the AsyncAPI documents in docs/asyncapi/ from the apps
 	$(RUN) python -m collabcache_invalidator.asyncapi docs/asyncapi/invalidator.yaml
@@ -71,8 +85,13 @@ deploy/.env:
 	@echo "deploy/.env is missing: cp deploy/.env.example deploy/.env and fill in its secrets" >&2
 	@exit 2
 
-up: deploy/.env ## the whole stack in containers (needs a Docker engine and deploy/.env)
+# Before compose is asked anything: is there a Compose plugin, and an engine that answers?
+docker-ready:
+	@docker compose version >/dev/null 2>&1 || { echo "make up needs Docker with the Compose plugin (\`docker compose version\` fails): https://docs.docker.com/compose/install/" >&2; exit 2; }
+	@docker info >/dev/null 2>&1 || { echo "make up needs a running Docker engine (\`docker info\` gets no answer): start Docker, or use \`make run\` (no containers)" >&2; exit 2; }
+
+up: docker-ready deploy/.env ## the whole stack in containers (needs a Docker engine and deploy/.env)
 	$(COMPOSE) up --build
 
-down: deploy/.env ## stop the containers (the data volumes stay; add -v by hand to drop them)
+down: docker-ready deploy/.env ## stop the containers (the data volumes stay; add -v by hand to drop them)
 	$(COMPOSE) down

@@ -41,6 +41,7 @@ from devstack_servers import (
     local_redis_answers,
     port_answers,
     redact,
+    redis_problem,
     stop_leftover_valkey,
     valkey_url,
 )
@@ -211,6 +212,10 @@ def print_banner(
         say(f"  {service.name:<13} {service.base_url}/health  /ready")
     for name, (url, description) in servers.items():
         say(f"  {name:<13} {redact(url)}  ({description})")
+    problem = redis_problem(servers["Redis"][0])
+    if problem:
+        say(f"  WARNING       Redis is not answering ({problem}): every read bypasses the")
+        say("                cache (X-Cache: BYPASS) and writes answer 503 until it does")
     say(f"  URLs in       {env_file}")
     say("  a token:      make token EMAIL=owner@example.com")
 

@@ -153,16 +153,24 @@ def local_postgres_answers(report: Callable[[str], None] = print) -> bool:
 def local_redis_answers(report: Callable[[str], None] = print) -> bool:
     if not port_answers(LOCAL_HOST, LOCAL_REDIS_PORT):
         return False
+    problem = redis_problem(LOCAL_REDIS_URL)
+    if problem:
+        report(f"Redis on :{LOCAL_REDIS_PORT} answers but is not usable ({problem})")
+    return problem is None
+
+
+def redis_problem(url: str) -> str | None:
+    """Why the Redis at `url` cannot be used now (a PING within a second), or None."""
     import redis
 
-    client = redis.Redis.from_url(LOCAL_REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
     try:
-        return bool(client.ping())
+        client.ping()
     except redis.RedisError as exc:
-        report(f"Redis on :{LOCAL_REDIS_PORT} answers but is not usable ({exc})")
-        return False
+        return str(exc) or type(exc).__name__
     finally:
         client.close()
+    return None
 
 
 # -- embedded Valkey ---------------------------------------------------------------------

@@ -164,3 +164,28 @@ def test_free_port_prefers_the_given_port_and_avoids_a_taken_one(
 
     assert free_port(free) == free
     assert free_port(taken) not in {taken, 0}
+
+
+def _banner(redis_url: str, capsys: pytest.CaptureFixture[str]) -> str:
+    planned = devstack.planned_services()
+    servers = {
+        "PostgreSQL": (ENV_DATABASE_URL, "from the environment"),
+        "Redis": (redis_url, "from the environment"),
+    }
+    devstack.print_banner(planned, servers, Path(".run/stack.env"))
+    return capsys.readouterr().out
+
+
+def test_the_banner_says_when_redis_is_not_answering(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    banner = _banner(f"redis://127.0.0.1:{port}/0", capsys)
+    assert "Redis is not answering" in banner
+    assert "BYPASS" in banner
+
+
+def test_the_banner_is_quiet_about_a_redis_that_answers(
+    servers: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "not answering" not in _banner(servers["redis"], capsys)

@@ -122,6 +122,7 @@ def test_a_subject_that_is_no_uuid_is_refused(settings: AuthSettings) -> None:
         "a.b.c",
         jwt.encode({"sub": str(uuid.uuid4())}, key=None, algorithm="none"),  # type: ignore[arg-type]
     ],
+    ids=["empty", "not a jwt", "three parts", "unsigned"],  # stable across xdist workers
 )
 def test_garbage_and_unsigned_tokens_are_refused(settings: AuthSettings, token: str) -> None:
     with pytest.raises(Unauthorized):

@@ -288,6 +288,8 @@ class ApiSettings(AuthSettings, DatabaseSettings):
     # Peers whose X-Forwarded-For/-Proto are believed (comma-separated IPs or CIDRs, `*`):
     # none by default.
     forwarded_allow_ips: str = ""
+    # uvicorn's line per request (thousands a minute under load): off unless asked for.
+    access_log: bool = False
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
@@ -329,6 +331,7 @@ class WorkerSettings(_Base):
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8001, ge=1, le=65535)
+    access_log: bool = False  # a line per probe and scrape: off unless asked for
 
 
 class InvalidatorSettings(WorkerSettings):

@@ -80,6 +80,7 @@ def server_config(settings: ApiSettings, app: Any, **options: Any) -> Config:
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
         server_header=False,
+        access_log=settings.access_log,
         log_config=None,  # uvicorn's loggers propagate to the root handler configured
         **options,
     )

@@ -183,5 +183,6 @@ def run() -> None:
         factory=True,
         host=settings.http_host,
         port=settings.http_port,
+        access_log=settings.access_log,
         log_config=None,  # uvicorn's loggers propagate to the root handler configured above
     )

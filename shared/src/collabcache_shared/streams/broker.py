@@ -19,6 +19,8 @@ import anyio
 from faststream.redis import RedisBroker, RedisClusterBroker
 from redis.exceptions import RedisError
 
+from ..telemetry.logs import BROKER_LOGGER
+
 log = logging.getLogger(__name__)
 
 Prepare = Callable[[], Awaitable[object]]
@@ -76,5 +78,8 @@ class WaitingRedisClusterBroker(_WaitsForRedis, RedisClusterBroker):
 
 
 def waiting_broker(url: str, *, cluster: bool, **options: Any) -> RedisBroker:
+    """Its lines go through the process's logging (a plain logger: FastStream's own would
+    write ANSI colours and bypass the format)."""
+    options.setdefault("logger", logging.getLogger(BROKER_LOGGER))
     kind = WaitingRedisClusterBroker if cluster else WaitingRedisBroker
     return kind(url, **options)

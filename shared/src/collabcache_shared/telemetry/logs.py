@@ -68,12 +68,22 @@ def make_handler(
     return handler
 
 
+# FastStream gives its own logger a handler of its own that always writes ANSI colours, and
+# stops it propagating: its lines would bypass the format, and land in files as escape codes.
+FASTSTREAM_LOGGER = "faststream"
+BROKER_LOGGER = "collabcache.broker"  # what our brokers log through (shared.streams.broker)
+
+
 def configure_logging(settings: TelemetrySettings, service_name: str) -> logging.Handler:
-    """The process's logging: the root logger's handlers replaced by one of `make_handler`."""
+    """The process's logging: the root logger's handlers replaced by one of `make_handler`,
+    FastStream's lines included."""
     handler = make_handler(settings, service_name)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    faststream = logging.getLogger(FASTSTREAM_LOGGER)
+    faststream.handlers.clear()
+    faststream.propagate = True
     return handler

@@ -18,6 +18,7 @@ In a pipelined batch, the spans cover queueing the command; the batch goes out a
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from collabcache_shared.settings import OutboxSettings, RedisSettings
 from collabcache_shared.telemetry import propagation
+from collabcache_shared.telemetry.logs import BROKER_LOGGER
 from collabcache_shared.telemetry.tracing import broker_middlewares
 
 from .repository import OutboxRow
@@ -50,6 +52,7 @@ def make_broker(
         "socket_connect_timeout": min(settings.publish_timeout_seconds, 1.0),
         "client_name": "collabcache-outbox-relay",
         "middlewares": broker_middlewares(tracer_provider),
+        "logger": logging.getLogger(BROKER_LOGGER),  # the process's format, no ANSI colours
     }
     if redis_settings.cluster:
         return RedisClusterBroker(redis_settings.dsn, **options)
