@@ -1,9 +1,10 @@
 """A stand-in for the metrics service's HTTP side, to develop and test the dashboard against.
 
-Serves the dashboard (`/` and `/static/`) and a `/stats` that follows the metrics service's
-contract, with numbers that change on every call. `mode` switches between steady
-traffic, an idle system (every window empty) and a failing `/stats` (503); tests set it on the
-object, a developer with `PUT /_fake/mode/{traffic|idle|failing}`.
+Serves the dashboard (`/` and `/static/`), a `/stats` that follows the metrics service's
+contract, with numbers that change on every call, and a `/history` of the last ten minutes made
+up the same way. `mode` switches between steady traffic, an idle system (every window empty, no
+history) and failing answers (503); tests set it on the object, a developer with
+`PUT /_fake/mode/{traffic|idle|failing}`.
 
     uv run python -m tests.e2e.dashboard_fake --port 8002
 """
@@ -27,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 STATIC_DIR = Path(__file__).resolve().parents[2] / "services/metrics/src/collabcache_metrics/static"
 MODES = ("traffic", "idle", "failing")
 WINDOW_SECONDS = {"1m": 60, "5m": 300, "1h": 3600}
+HISTORY_SECONDS, HISTORY_STEP, PER_SECOND_HISTORY = 600, 5, 240  # as the service's /history
 
 # (route template, cache family, share of the traffic, usual hit rate)
 ENDPOINTS = [
@@ -157,6 +159,43 @@ class FakeStats:
             },
         }
 
+    def history(self) -> dict[str, Any]:
+        """Points every 5 s over the last four minutes, one a minute before, as the service's."""
+        now = int(time.time())
+        minutes = [60 * m + 59 for m in range((now - HISTORY_SECONDS) // 60, now // 60)]
+        recent = range(now - PER_SECOND_HISTORY, now + 1, HISTORY_STEP)
+        times = [t for t in minutes if now - HISTORY_SECONDS < t < recent[0]] + list(recent)
+        rps = 0.0 if self.mode == "idle" else 40.0
+        return {
+            "generated_at": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "span_seconds": HISTORY_SECONDS,
+            "point_seconds": 60,
+            "points": [] if rps == 0 else [self.history_point(t, now, rps) for t in times],
+        }
+
+    def history_point(self, at: int, now: int, rps: float) -> dict[str, Any]:
+        rps = max(0.0, rps + 15 * math.sin((at - now) / 20) + self.rng.uniform(-4, 4))
+        window = self.window(60, rps)
+        overall = window["overall"]
+        invalidations = self.rng.randint(20, 90)
+        return {
+            "at_ms": at * 1000,
+            "requests": overall["requests"],
+            "hit_rate": overall["hit_rate"],
+            "requests_per_second": overall["requests_per_second"],
+            "latency_ms": {p: overall["latency_ms"][p] for p in ("p50", "p95", "p99")},
+            "endpoints": {
+                name: figures["requests_per_second"]
+                for name, figures in window["endpoints"].items()
+            },
+            "invalidations": invalidations,
+            "invalidation_lag_ms": {
+                "p50": round(self.rng.uniform(4, 12), 3),
+                "p95": round(self.rng.uniform(20, 40), 3),
+                "p99": round(self.rng.uniform(40, 90), 3),
+            },
+        }
+
     def recent_activity(self, rps: float) -> list[dict[str, Any]]:
         if rps == 0:
             return []
@@ -189,6 +228,11 @@ def create_app(fake: FakeStats | None = None) -> Starlette:
             return JSONResponse({"detail": "aggregator unavailable"}, status_code=503)
         return JSONResponse(fake.snapshot())
 
+    async def history(_request: Request) -> Response:
+        if fake.mode == "failing":
+            return JSONResponse({"detail": "aggregator unavailable"}, status_code=503)
+        return JSONResponse(fake.history())
+
     async def set_mode(request: Request) -> Response:
         mode = request.path_params["mode"]
         if mode not in MODES:
@@ -200,6 +244,7 @@ def create_app(fake: FakeStats | None = None) -> Starlette:
         routes=[
             Route("/", index),
             Route("/stats", stats),
+            Route("/history", history),
             Route("/_fake/mode/{mode}", set_mode, methods=["PUT"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ]

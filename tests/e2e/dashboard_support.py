@@ -1,15 +1,32 @@
-"""Helpers for the dashboard's browser tests: the browser, in-thread servers, canvas reading."""
+"""Helpers for the dashboard's browser tests: the browser, in-thread servers (the metrics service
+itself among them), past traffic, canvas reading."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import httpx
+import redis
 import uvicorn
+
+from collabcache_metrics.bootstrap import build
+from collabcache_metrics.main import app_of
+from collabcache_shared.cache.keys import KeySpace
+from collabcache_shared.cache.reporting import DATA_FIELD
+from collabcache_shared.events import (
+    CACHE_EVENTS_STREAM,
+    INVALIDATION_EVENTS_STREAM,
+    CacheEvent,
+    InvalidationApplied,
+)
+from collabcache_shared.settings import MetricsSettings, RedisSettings
 
 # Debian's Chromium (apt-get install chromium); Playwright's own browser downloads are not used.
 CHROMIUM = Path("/usr/bin/chromium")
@@ -57,6 +74,65 @@ class ServerThread:
     ) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=START_TIMEOUT_SECONDS)
+
+
+@contextmanager
+def metrics_service(redis_url: str, prefix: str, settings: MetricsSettings) -> Iterator[str]:
+    """The metrics service (in this process, its keys under `prefix`), then its keys removed."""
+    service = build(RedisSettings(url=redis_url, key_prefix=prefix), settings)
+    try:
+        with ServerThread(app_of(service)) as url:
+            yield url
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+PAST_ENDPOINTS = ("/api/organizations/{org_id}/members", "/api/organizations")
+
+
+def publish_past_traffic(redis_url: str, prefix: str, seconds: int) -> int:
+    """Lookups every 10 s and an invalidation every 30 s over the last `seconds`, as the API and
+    the invalidator would have published them; returns how many lookups."""
+    keyspace, now = KeySpace(prefix=prefix), int(time.time())
+    lookups = [
+        CacheEvent(
+            at_ms=at * 1000 + i,
+            endpoint=PAST_ENDPOINTS[i % 2],
+            family="F",
+            outcome="MISS" if i == 0 else "HIT",
+            latency_ms=0.5 + i + (at % 7),
+            size=100,
+        )
+        for at in range(now - seconds, now, 10)
+        for i in range(4)
+    ]
+    applied = [
+        InvalidationApplied(at_ms=at * 1000, event_type="comment.changed.v1", keys=1, lag_ms=8.0)
+        for at in range(now - seconds, now, 30)
+    ]
+    client = redis.Redis.from_url(redis_url)
+    pipe = client.pipeline(transaction=False)
+    for stream, events in ((CACHE_EVENTS_STREAM, lookups), (INVALIDATION_EVENTS_STREAM, applied)):
+        for event in events:
+            pipe.xadd(keyspace.stream(stream), {DATA_FIELD: event.model_dump_json()})
+    pipe.execute()
+    client.close()
+    return len(lookups)
+
+
+def wait_for_lookups(url: str, count: int) -> None:
+    """Until the service has counted `count` lookups in the last hour."""
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        stats = httpx.get(f"{url}/stats", timeout=5).json()
+        if stats["windows"]["1h"]["overall"]["requests"] >= count:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the service did not count {count} lookups in time")
 
 
 _COUNT_PIXELS = """([figureId, hex]) => {

@@ -1,10 +1,11 @@
 """The live dashboard in a real browser (Playwright driving Debian's Chromium).
 
-The page polls `/stats` every 2 s. The first test loads it from the real metrics service while
-API traffic flows through the whole stack (dashboard_stack.py); the empty and failing states are
-produced with a stand-in for `/stats` (dashboard_fake.py); the token handling with the metrics
-service itself, its METRICS_TOKEN set. `UPDATE_SCREENSHOT=1` also saves docs/dashboard.png,
-after more history has built up.
+The page draws the last ten minutes (`/history`) when it opens, then polls `/stats` every 2 s.
+The first test loads it from the real metrics service while API traffic flows through the whole
+stack (dashboard_stack.py); a page opened after traffic flowed, and the token handling, with the
+metrics service itself (in this process); the empty and failing states with a stand-in for the
+service (dashboard_fake.py). `UPDATE_SCREENSHOT=1` also saves docs/dashboard.png, after more
+history has built up.
 """
 
 from __future__ import annotations
@@ -18,15 +19,20 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-import redis
 from pydantic import SecretStr
 
-from collabcache_metrics.bootstrap import build
-from collabcache_metrics.main import app_of
-from collabcache_shared.settings import MetricsSettings, RedisSettings
+from collabcache_shared.settings import MetricsSettings
 from tests.e2e.dashboard_fake import FakeStats, create_app
 from tests.e2e.dashboard_stack import RealStack, Traffic
-from tests.e2e.dashboard_support import BROWSER_ARGS, CHROMIUM, ServerThread, drawn_pixels
+from tests.e2e.dashboard_support import (
+    BROWSER_ARGS,
+    CHROMIUM,
+    ServerThread,
+    drawn_pixels,
+    metrics_service,
+    publish_past_traffic,
+    wait_for_lookups,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -44,6 +50,9 @@ SCREENSHOT_HISTORY_SECONDS = 45
 POLL_TIMEOUT_MS = 15_000
 CHARTS = ("hit-rate", "latency", "endpoint-rps", "redis-memory", "invalidation-lag")
 TRAFFIC_CHARTS = ("hit-rate", "latency", "endpoint-rps")
+HISTORY_CHARTS = (*TRAFFIC_CHARTS, "invalidation-lag")  # Redis memory has no past: not kept
+PAST_SECONDS = 570  # traffic over the last 9.5 minutes, before the page opens
+FIRST_PAINT_MS = 1000  # the next /stats poll is 2 s later: what is drawn by then came at once
 HIT_RATE_COLOR, P50_COLOR = "#16a34a", "#2563eb"  # as in static/js/dashboard.js and charts.js
 ENDPOINT_TEMPLATE = re.compile(r"^/api(/[a-z-]+|/\{[a-z_]+\})+$")
 METRICS_TOKEN = "dashboard-token+/=0123456789"  # characters a URL fragment must carry intact
@@ -104,18 +113,26 @@ def fake() -> Iterator[tuple[str, FakeStats]]:
 
 
 @pytest.fixture
-def guarded_metrics(servers: dict[str, str], run_id: str) -> Iterator[str]:
+def prefix(run_id: str) -> str:
+    return f"cctest:{run_id}:dash:{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def guarded_metrics(servers: dict[str, str], prefix: str) -> Iterator[str]:
     """The metrics service itself (in this process, on the run's Redis), METRICS_TOKEN set."""
-    prefix = f"cctest:{run_id}:dash:{uuid.uuid4().hex[:8]}"
     settings = MetricsSettings(token=SecretStr(METRICS_TOKEN), snapshot_cache_seconds=0)
-    service = build(RedisSettings(url=servers["redis"], key_prefix=prefix), settings)
-    with ServerThread(app_of(service)) as url:
+    with metrics_service(servers["redis"], prefix, settings) as url:
         yield url
-    client = redis.Redis.from_url(servers["redis"])
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+
+
+@pytest.fixture
+def metrics_after_traffic(servers: dict[str, str], prefix: str) -> Iterator[str]:
+    """The metrics service, once it has counted lookups and invalidations of the last 9.5
+    minutes (published before it started, each at the time it happened)."""
+    lookups = publish_past_traffic(servers["redis"], prefix, PAST_SECONDS)
+    with metrics_service(servers["redis"], prefix, MetricsSettings()) as url:
+        wait_for_lookups(url, lookups)
+        yield url
 
 
 def wait_for_points(page: Any, chart: str, at_least: int) -> None:
@@ -136,12 +153,26 @@ def chart_state(page: Any, chart: str) -> tuple[str, int]:
     return figure.get_attribute("data-state"), int(figure.get_attribute("data-points") or 0)
 
 
+def assert_real_time_axis(page: Any, chart: str, spans_at_least: int) -> None:
+    """The time axis ends now and spans at least `spans_at_least` seconds (at most the ten
+    minutes), its labels real clock times (not one midnight "00:00:00" after another)."""
+    start, end, now = page.evaluate(
+        "(name) => { const { min, max } = window.collabcacheDashboard.charts[name].plot.scales.x;"
+        " return [min, max, Date.now() / 1000]; }",
+        re.sub(r"-(\w)", lambda m: m[1].upper(), chart),  # hit-rate: charts.hitRate
+    )
+    assert abs(now - end) < 15 and spans_at_least <= end - start <= 660, (chart, start, end, now)
+    labels = (page.get_attribute(f"#chart-{chart}", "data-time-ticks") or "").split()
+    assert len(set(labels)) > 1, (chart, labels)
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d", label) for label in labels), (chart, labels)
+
+
 def test_charts_tables_and_readouts_fill_while_traffic_flows(
     page: Any, console: Console, traffic_stack: tuple[RealStack, Traffic]
 ) -> None:
     stack, traffic = traffic_stack
     page.goto(stack.url("metrics"))
-    wait_for_points(page, "hit-rate", 3)  # three polls: a line, not a dot
+    wait_for_points(page, "hit-rate", 3)  # three points (the past, then polls): a line
     wait_for_points(page, "invalidation-lag", 1)  # comments were posted and applied
 
     for chart in CHARTS:
@@ -172,7 +203,33 @@ def test_charts_tables_and_readouts_fill_while_traffic_flows(
     assert set(traffic.statuses) <= {200, 201}, (traffic.statuses, stack.output)
 
 
-def test_an_idle_system_shows_waiting_for_traffic(page: Any, console: Console, fake: Any) -> None:
+def test_a_page_opened_after_traffic_draws_the_past_on_its_first_paint(
+    page: Any, console: Console, metrics_after_traffic: str
+) -> None:
+    page.goto(metrics_after_traffic)
+    try:
+        page.wait_for_function(
+            "(ids) => ids.every((id) => Number(document.getElementById(id).dataset.points) > 1)",
+            arg=[f"chart-{chart}" for chart in HISTORY_CHARTS],
+            timeout=FIRST_PAINT_MS,
+        )
+    except playwright_sync.TimeoutError:
+        charts = {chart: chart_state(page, chart) for chart in CHARTS}
+        pytest.fail(f"the past is not drawn within {FIRST_PAINT_MS} ms of loading: {charts}")
+
+    assert chart_state(page, "redis-memory") == ("live", 1)  # still the first /stats answer
+    for chart in HISTORY_CHARTS:
+        assert chart_state(page, chart)[0] == "live", chart
+        assert page.locator(f"#chart-{chart} .chart-empty").is_hidden(), chart
+        assert_real_time_axis(page, chart, spans_at_least=8 * 60)
+    # A point every 5 s over the last four minutes, one a minute before: each with lookups.
+    assert chart_state(page, "hit-rate")[1] >= 50
+    assert drawn_pixels(page, "chart-hit-rate", HIT_RATE_COLOR) > 10
+    assert drawn_pixels(page, "chart-latency", P50_COLOR) > 10
+    assert console.errors == []
+
+
+def test_an_idle_system_says_no_traffic_yet(page: Any, console: Console, fake: Any) -> None:
     url, stats = fake
     stats.mode = "idle"
     page.goto(url)
@@ -181,8 +238,10 @@ def test_an_idle_system_shows_waiting_for_traffic(page: Any, console: Console, f
     for chart in TRAFFIC_CHARTS:
         assert chart_state(page, chart) == ("empty", 0), chart
         overlay = page.locator(f"#chart-{chart} .chart-empty")
-        assert overlay.is_visible() and "Waiting for traffic" in overlay.text_content(), chart
+        assert overlay.is_visible() and overlay.text_content() == "No traffic yet", chart
     assert chart_state(page, "invalidation-lag") == ("empty", 0)
+    for chart in CHARTS:
+        assert_real_time_axis(page, chart, spans_at_least=60)
     assert drawn_pixels(page, "chart-hit-rate", HIT_RATE_COLOR) == 0
     assert drawn_pixels(page, "chart-latency", P50_COLOR) == 0
     assert page.text_content("#readout-hit-rate .value") == "—"

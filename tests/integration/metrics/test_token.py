@@ -17,7 +17,7 @@ from collabcache_shared.settings import RedisSettings
 from tests.integration.metrics.support import FAST, running
 
 TOKEN = "metrics-token-0123456789abcdef"
-DATA = ("/stats", "/report?window=1m", "/metrics")
+DATA = ("/stats", "/history", "/report?window=1m", "/metrics")
 
 
 async def request(app: Any, path: str, **headers: str) -> httpx.Response:

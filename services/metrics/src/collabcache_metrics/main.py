@@ -1,18 +1,19 @@
 """The metrics service's entrypoint: `create_app()` for ASGI servers, `run()` for the CLI.
 
 A FastStream application on Redis served over HTTP: `/health` answers while the process runs,
-`/ready` only while the broker reaches Redis; `/stats` (the dashboard's JSON), `/report` (the
-cache performance report, `?window=1m|5m|1h`), `/metrics` (Prometheus text format) and the
-dashboard itself at `/` and `/static/...`. The stream consumers, the claim loop and the
-aggregates are wired in `bootstrap`. With `METRICS_TOKEN` set, all but `/health`, `/ready` and
-the dashboard's files ask for a bearer token (`auth`); every response carries the security
-headers (README, "Security").
+`/ready` only while the broker reaches Redis; `/stats` (the dashboard's JSON), `/history` (its
+last ten minutes, drawn when the dashboard opens), `/report` (the cache performance report,
+`?window=1m|5m|1h`), `/metrics` (Prometheus text format) and the dashboard itself at `/` and
+`/static/...`. The stream consumers, the claim loop and the aggregates are wired in `bootstrap`.
+With `METRICS_TOKEN` set, all but `/health`, `/ready` and the dashboard's files ask for a bearer
+token (`auth`); every response carries the security headers (README, "Security").
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Any
 
 from faststream.asgi import AsgiFastStream, AsgiResponse, Request, get
@@ -23,7 +24,7 @@ from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from collabcache_shared.metrics.reader import WINDOWS
+from collabcache_shared.metrics.reader import WINDOWS, Snapshot
 from collabcache_shared.security_headers import SecurityHeaders
 from collabcache_shared.settings import MetricsSettings, RedisSettings
 from collabcache_shared.streams.health import liveness_route, readiness_route
@@ -34,7 +35,7 @@ from collabcache_shared.telemetry.settings import TelemetrySettings
 from . import __version__
 from .auth import BearerToken
 from .bootstrap import MetricsService, build
-from .stats import performance_report, stats_document
+from .stats import history_document, performance_report, stats_document
 from .web import StaticFiles
 
 DEFAULT_REPORT_WINDOW = "5m"
@@ -59,6 +60,25 @@ def stats_route(service: MetricsService) -> GetHandler:
         return JSONResponse(stats_document(snapshot), 200, NO_STORE)
 
     return stats
+
+
+def history_route(service: MetricsService) -> GetHandler:
+    """Rendered from the snapshot /stats shares (whichever route asks first reads it, in one
+    round trip), once per snapshot."""
+    rendered: list[tuple[weakref.ref[Snapshot], dict[str, Any]]] = []  # the latest document
+
+    @get(include_in_schema=False)
+    async def history() -> AsgiResponse:
+        try:
+            snapshot = await service.snapshots.get()
+        except Exception:
+            log.warning("reading the aggregates failed", exc_info=True)
+            return _unavailable()
+        if not rendered or rendered[0][0]() is not snapshot:
+            rendered[:] = [(weakref.ref(snapshot), history_document(snapshot))]
+        return JSONResponse(rendered[0][1], 200, NO_STORE)
+
+    return history
 
 
 def report_route(service: MetricsService) -> GetHandler:
@@ -151,6 +171,7 @@ def app_of(
             ("/health", liveness_route()),
             ("/ready", readiness_route(service.broker)),
             ("/stats", stats_route(service)),
+            ("/history", history_route(service)),
             ("/report", report_route(service)),
             ("/metrics", metrics_route(service)),
             ("/", static.index),

@@ -1,5 +1,6 @@
-"""One snapshot of the aggregates shared by /stats, /report and /metrics for a short while:
-however many dashboards poll, Redis is read at most once per `ttl_seconds`."""
+"""One snapshot of the aggregates shared by /stats, /history, /report and /metrics for a short
+while: however many dashboards poll, Redis is read at most once per `ttl_seconds`. It keeps the
+bucket hashes it read, so /history costs no Redis command of its own."""
 
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ class Snapshots:
         self._lock = asyncio.Lock()
 
     async def get(self) -> Snapshot:
-        """A snapshot no older than `ttl_seconds` (every window, totals included); raises
-        what the Redis client raises when it cannot be read."""
+        """A snapshot no older than `ttl_seconds` (every window, the totals and the history's
+        buckets included); raises what the Redis client raises when it cannot be read."""
         async with self._lock:
             if self.latest is not None and self.clock() - self._read_at < self.ttl_seconds:
                 return self.latest
             self.latest = None
-            snapshot = await self.reader.snapshot(totals=True)
+            snapshot = await self.reader.snapshot(totals=True, history=True)
             self.latest, self._read_at = snapshot, self.clock()
             return snapshot

@@ -1,5 +1,6 @@
-"""The JSON documents of /stats (the dashboard's contract, /work/notes/stats_shape.md) and
-/report (the cache performance report against its targets), rendered from a snapshot."""
+"""The JSON documents of /stats (the dashboard's contract, /work/notes/stats_shape.md), /history
+(the last ten minutes of it, for the dashboard's first paint: README, "Dashboard") and /report
+(the cache performance report against its targets), rendered from a snapshot."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from collabcache_shared.metrics import histogram
 from collabcache_shared.metrics.figures import CacheFigures, WindowFigures
+from collabcache_shared.metrics.history import POINT_SECONDS, SPAN_SECONDS, HistoryPoint, history
 from collabcache_shared.metrics.reader import Snapshot, StreamState
 
 TOP_ENDPOINTS = 10
@@ -94,6 +96,45 @@ def stats_document(snapshot: Snapshot) -> dict[str, Any]:
         "streams": {
             name: _stream(snapshot.streams.get(name)) for name in ("cache_events", "domain_events")
         },
+    }
+
+
+def _percentiles(values: dict[str, float]) -> dict[str, float]:
+    return {p: _ms(values[p]) for p in ("p50", "p95", "p99")}
+
+
+def history_point(point: HistoryPoint, endpoints: list[str]) -> dict[str, Any]:
+    """The minute ending at `at_ms` (its last second), as /stats' 1m window had it; the requests
+    per second of the `endpoints` that had any; the invalidations of that minute and their lag
+    (/stats gives the lag over the last five minutes)."""
+    f, invalidations = point.cache, point.invalidations
+    per_endpoint = point.endpoint_requests
+    return {
+        "at_ms": point.at_s * 1000,
+        "requests": f.requests,
+        "hit_rate": f.hit_rate,
+        "requests_per_second": round(f.requests / POINT_SECONDS, 3),
+        "latency_ms": _percentiles(f.latency_ms()),
+        "endpoints": {
+            ep: round(per_endpoint[ep] / POINT_SECONDS, 3) for ep in endpoints if ep in per_endpoint
+        },
+        "invalidations": invalidations.count,
+        "invalidation_lag_ms": _percentiles(invalidations.lag_ms()),
+    }
+
+
+def history_document(snapshot: Snapshot) -> dict[str, Any]:
+    """The last `SPAN_SECONDS`, oldest first: a point every 5 s over the last four minutes,
+    one per minute before (`collabcache_shared.metrics.history`), from the first with traffic
+    on; none when nothing happened. The endpoints are those of /stats' top list, the ones the
+    dashboard charts."""
+    points = history(snapshot.buckets) if snapshot.buckets is not None else []
+    endpoints = [row["endpoint"] for row in top_endpoints(snapshot.windows[TOP_WINDOW])]
+    return {
+        "generated_at": iso(snapshot.now_ms),
+        "span_seconds": SPAN_SECONDS,
+        "point_seconds": POINT_SECONDS,
+        "points": [history_point(point, endpoints) for point in points],
     }
 
 

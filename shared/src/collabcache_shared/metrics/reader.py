@@ -3,7 +3,9 @@
 The windows are merged from their buckets: 1m from the last 60 per-second hashes, 5m from the
 last 300, 1h from the last 60 per-minute hashes (the current minute included). All the
 `HGETALL`s, the recent activity, the streams' lengths and consumer groups, `INFO` and `DBSIZE`
-go in one pipeline (a Redis Cluster client sends the server figures separately).
+go in one pipeline (a Redis Cluster client sends the server figures separately). With
+`history=True` the snapshot also keeps the hashes it read, for `history` (the last ten minutes,
+README "Dashboard"): that adds only the invalidations' last few per-minute hashes to the pipeline.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from .figures import (
     invalidation_figures,
     merge_fields,
 )
+from .history import MINUTES as HISTORY_MINUTES
+from .history import PER_SECOND_SPAN as HISTORY_SECONDS
+from .history import Buckets
 from .layout import RECENT_CAPACITY, AggregateKeys
 
 WINDOW_SECONDS = {"1m": 60, "5m": 300, "1h": 3600}
@@ -69,6 +74,7 @@ class Snapshot:
     streams: dict[str, StreamState] = field(default_factory=dict)
     totals: WindowFigures | None = None  # since the aggregates began (Prometheus counters)
     invalidation_totals: InvalidationFigures | None = None
+    buckets: Buckets | None = None  # the hashes read, when asked for the history
 
 
 def _text(value: Any) -> str:
@@ -127,12 +133,13 @@ class AggregateReader:
         *,
         invalidations: bool = True,
         totals: bool = False,
+        history: bool = False,
         now: float | None = None,
     ) -> Snapshot:
         """Every figure as of `now` (the clock by default); raises what the client raises
         when Redis cannot be reached."""
         now_s = int(self.clock() if now is None else now)
-        plan = _Plan(now_s, windows, invalidations)
+        plan = _Plan(now_s, windows, invalidations, history)
         pipe = self.redis.pipeline(transaction=False)
         for second in plan.seconds:
             pipe.hgetall(self.cache.second(second))
@@ -140,6 +147,8 @@ class AggregateReader:
             pipe.hgetall(self.cache.minute(minute))
         for second in plan.invalidation_seconds:
             pipe.hgetall(self.invalidations.second(second))
+        for minute in plan.invalidation_minutes:
+            pipe.hgetall(self.invalidations.minute(minute))
         pipe.lrange(self.cache.recent, 0, RECENT_CAPACITY - 1)
         if totals:
             pipe.hgetall(self.cache.totals)
@@ -155,12 +164,17 @@ class AggregateReader:
         second_hashes = [_hash(next(replies)) for _ in plan.seconds]
         minute_hashes = [_hash(next(replies)) for _ in plan.minutes]
         invalidation_hashes = [_hash(next(replies)) for _ in plan.invalidation_seconds]
+        invalidation_minutes = [_hash(next(replies)) for _ in plan.invalidation_minutes]
         snapshot = Snapshot(
             now_ms=now_s * 1000,
             windows=plan.cache_windows(second_hashes, minute_hashes),
             invalidations=plan.invalidation_windows(invalidation_hashes),
             recent=_recent(next(replies)),
         )
+        if history:
+            snapshot.buckets = Buckets(
+                now_s, second_hashes, minute_hashes, invalidation_hashes, invalidation_minutes
+            )
         if totals:
             snapshot.totals = cache_figures(merge_fields([_hash(next(replies))]), 1)
             snapshot.invalidation_totals = invalidation_figures(
@@ -185,18 +199,21 @@ class AggregateReader:
 class _Plan:
     """Which buckets a snapshot reads, and how they merge into its windows."""
 
-    def __init__(self, now_s: int, windows: Sequence[str], invalidations: bool) -> None:
+    def __init__(
+        self, now_s: int, windows: Sequence[str], invalidations: bool, history: bool = False
+    ) -> None:
         unknown = set(windows) - set(WINDOW_SECONDS)
         if unknown:
             raise ValueError(f"unknown windows: {sorted(unknown)}")
         self.windows = list(windows)
         span = max((WINDOW_SECONDS[w] for w in windows if w not in MINUTE_WINDOWS), default=0)
-        self.seconds = list(range(now_s - span + 1, now_s + 1))
+        self.seconds = _last(now_s, max(span, HISTORY_SECONDS if history else 0))
         now_m = now_s // 60
         minute_span = 60 if MINUTE_WINDOWS & set(windows) else 0
-        self.minutes = list(range(now_m - minute_span + 1, now_m + 1))
+        self.minutes = _last(now_m, max(minute_span, HISTORY_MINUTES if history else 0))
         lag_span = max(WINDOW_SECONDS[w] for w in INVALIDATION_WINDOWS) if invalidations else 0
-        self.invalidation_seconds = list(range(now_s - lag_span + 1, now_s + 1))
+        self.invalidation_seconds = _last(now_s, max(lag_span, HISTORY_SECONDS if history else 0))
+        self.invalidation_minutes = _last(now_m, HISTORY_MINUTES if history else 0)
 
     def cache_windows(
         self, second_hashes: list[RawHash], minute_hashes: list[RawHash]
@@ -213,6 +230,10 @@ class _Plan:
             return {}
         merged = _nested_merges(hashes, INVALIDATION_WINDOWS)
         return {w: invalidation_figures(merged[w], WINDOW_SECONDS[w]) for w in merged}
+
+
+def _last(now: int, span: int) -> list[int]:
+    return list(range(now - span + 1, now + 1))
 
 
 def _nested_merges(hashes: list[RawHash], windows: Iterable[str]) -> dict[str, dict[bytes, int]]:

@@ -1,7 +1,8 @@
 // TimeChart: one uPlot time-series chart in a <figure>, with an empty-state overlay.
 //
-// The figure carries data-state ("empty" or "live") and data-points (the number of plotted,
-// non-null values) so the page's state can be read without looking at pixels.
+// The figure carries data-state ("loading", "empty" or "live"), data-points (the number of
+// plotted, non-null values) and data-time-ticks (the time axis' labels) so the page's state can
+// be read without looking at pixels.
 
 import { clockTime } from "./format.js";
 import { pointCount } from "./history.js";
@@ -14,14 +15,29 @@ const Y_AXIS_WIDTH = 84;
 const GRID_COLOR = "#e2e8f0";
 
 const MIN_SPAN_SECONDS = 60;
+const LOADING_TEXT = "Loading…";
 
 // From zero to a little above the largest value, so lines never touch the top.
 const fromZero = (_plot, _min, max) => [0, max > 0 ? max * 1.15 : 1];
 
-// At least a minute wide, ending at the newest sample, so a young chart has sensible time ticks.
-const recentTimes = (_plot, min, max) => {
-  const end = max ?? Date.now() / 1000;
-  return [Math.min(min ?? end, end - MIN_SPAN_SECONDS), end];
+// From the oldest sample to the newest, at least a minute wide, so that a young or empty chart
+// still has real times on its axis. Read from the data itself: given one sample (or none), uPlot
+// would pass a range of a whole day (or of nothing) and tick it at midnights ("00:00:00").
+const recentTimes = (times) => {
+  const end = times.at(-1) ?? Date.now() / 1000;
+  return [Math.min(times[0] ?? end, end - MIN_SPAN_SECONDS), end];
+};
+
+// A value with a gap on both sides (the one Redis memory sample of a page just opened, a lone
+// minute of traffic) is part of no line: uPlot is asked to draw it as a dot.
+const lonePoints = (plot, seriesIndex, shown) => {
+  if (shown) return null; // every point is drawn already
+  const values = plot.data[seriesIndex];
+  const lone = [];
+  values.forEach((value, i) => {
+    if (value != null && values[i - 1] == null && values[i + 1] == null) lone.push(i);
+  });
+  return lone.length > 0 ? lone : null;
 };
 
 export class TimeChart {
@@ -41,9 +57,12 @@ export class TimeChart {
     this.height = height;
     this.series = series;
     this.plot = null;
-    this.overlay = this.makeOverlay(emptyText);
+    this.emptyText = emptyText;
+    this.overlay = this.makeOverlay();
     this.data = [[], ...series.map(() => [])];
     this.build();
+    this.figure.dataset.state = "loading"; // until the first update
+    this.overlay.textContent = LOADING_TEXT;
     new ResizeObserver(() => this.fitWidth()).observe(this.body);
   }
 
@@ -78,10 +97,9 @@ export class TimeChart {
     if (newest >= 0 && !(plot.cursor.left >= 0)) plot.setLegend({ idx: newest });
   }
 
-  makeOverlay(text) {
+  makeOverlay() {
     const overlay = document.createElement("div");
     overlay.className = "chart-empty";
-    overlay.textContent = text;
     this.body.append(overlay);
     return overlay;
   }
@@ -89,7 +107,15 @@ export class TimeChart {
   showState(points) {
     this.figure.dataset.points = String(points);
     this.figure.dataset.state = points > 0 ? "live" : "empty";
+    this.overlay.textContent = this.emptyText;
     this.overlay.hidden = points > 0;
+  }
+
+  // The time axis' labels, as drawn.
+  timeTicks(splits) {
+    const labels = splits.map((seconds) => clockTime(seconds * 1000));
+    this.figure.dataset.timeTicks = labels.join(" ");
+    return labels;
   }
 
   build() {
@@ -110,7 +136,10 @@ export class TimeChart {
     return {
       width: Math.max(Math.floor(this.body.clientWidth), 200),
       height: this.height,
-      scales: { x: { time: true, range: recentTimes }, y: { range: this.yRange } },
+      scales: {
+        x: { time: true, range: () => recentTimes(this.data[0]) },
+        y: { range: this.yRange },
+      },
       series: [
         { label: "time", value: "{HH}:{mm}:{ss}" },
         ...this.series.map((spec, index) => {
@@ -120,6 +149,7 @@ export class TimeChart {
             stroke: color,
             width: 2,
             fill: this.fill && index === 0 ? `${color}1f` : undefined,
+            points: { filter: lonePoints },
             value: valueText,
           };
         }),
@@ -131,7 +161,7 @@ export class TimeChart {
           ticks: { stroke: GRID_COLOR },
           size: 32,
           space: 70,
-          values: (_plot, splits) => splits.map((seconds) => clockTime(seconds * 1000)),
+          values: (_plot, splits) => this.timeTicks(splits),
         },
         {
           stroke: AXIS_COLOR,

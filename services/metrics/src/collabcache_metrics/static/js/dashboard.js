@@ -1,4 +1,5 @@
-// The live dashboard: polls /stats every 2 s, keeps 10 minutes of history, renders everything.
+// The live dashboard: draws the last 10 minutes the service keeps (/history) when it opens,
+// then polls /stats every 2 s, keeps 10 minutes of history, renders everything.
 
 import { takeTokenFromUrl, unauthorizedMessage, withToken } from "./auth.js";
 import { TimeChart } from "./charts.js";
@@ -7,9 +8,10 @@ import { chartedEndpoints, History, RETENTION_SECONDS } from "./history.js";
 import { renderReadouts, renderRecentActivity, renderTopEndpoints } from "./panels.js";
 
 const STATS_URL = "/stats";
+const HISTORY_URL = "/history";
 const POLL_INTERVAL_MS = 2000;
 const REQUEST_TIMEOUT_MS = 5000;
-const WAITING_FOR_TRAFFIC = "Waiting for traffic…";
+const NO_TRAFFIC = "No traffic yet";
 
 const trimmed = (value, digits) => Number(value.toFixed(digits));
 const percentAxis = (value) => `${trimmed(value, 1)}%`;
@@ -30,17 +32,17 @@ function createCharts() {
       format: percentAxis,
       yRange: [0, 100],
       fill: true,
-      emptyText: WAITING_FOR_TRAFFIC,
+      emptyText: NO_TRAFFIC,
     }),
     latency: new TimeChart(figure("chart-latency"), {
       series: [{ label: "p50" }, { label: "p95" }, { label: "p99" }],
       format: msAxis,
-      emptyText: WAITING_FOR_TRAFFIC,
+      emptyText: NO_TRAFFIC,
     }),
     endpointRps: new TimeChart(figure("chart-endpoint-rps"), {
       series: [],
       format: rpsAxis,
-      emptyText: WAITING_FOR_TRAFFIC,
+      emptyText: NO_TRAFFIC,
       height: 220,
     }),
     redisMemory: new TimeChart(figure("chart-redis-memory"), {
@@ -53,7 +55,7 @@ function createCharts() {
     invalidationLag: new TimeChart(figure("chart-invalidation-lag"), {
       series: [{ label: "p50", color: "#0891b2" }, { label: "p99", color: "#9333ea" }],
       format: msAxis,
-      emptyText: "No invalidations in the last minute",
+      emptyText: "No invalidations yet",
     }),
   };
 }
@@ -108,10 +110,11 @@ class Status {
 // The service answered 401: the token is missing or wrong (see auth.js).
 class TokenError extends Error {}
 
-async function fetchStats() {
+// The JSON document at `url`, asked for with the token (auth.js) when there is one.
+async function fetchJson(url) {
   let response;
   try {
-    response = await fetch(STATS_URL, {
+    response = await fetch(url, {
       cache: "no-store",
       headers: withToken({ Accept: "application/json" }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
@@ -128,6 +131,21 @@ async function fetchStats() {
   }
 }
 
+// A promise's outcome as a value, {value} or {error}: never an unhandled rejection.
+const settle = (promise) => promise.then((value) => ({ value }), (error) => ({ error }));
+
+// The recent past, put before the live samples; without it (an older service, an error) the
+// charts start from the first poll as before.
+function addPast(dashboard, outcome) {
+  const points = outcome.value?.points;
+  if (!Array.isArray(points)) return;
+  try {
+    dashboard.history.addPast(points);
+  } catch (error) {
+    console.warn("cannot read the /history document", error);
+  }
+}
+
 function render(dashboard, stats) {
   dashboard.history.add(stats);
   renderReadouts(stats);
@@ -136,11 +154,10 @@ function render(dashboard, stats) {
   renderRecentActivity(stats.recent_activity ?? []);
 }
 
-async function pollOnce(dashboard) {
-  let stats;
-  try {
-    stats = await fetchStats();
-  } catch (error) {
+// One /stats answer (`request`, settled) rendered, or its failure shown.
+async function pollOnce(dashboard, request) {
+  const { value: stats, error } = await request;
+  if (error) {
     const pill = error instanceof TokenError ? "token needed" : "no data";
     dashboard.status.failed(error.message, pill);
     return;
@@ -156,10 +173,15 @@ async function pollOnce(dashboard) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// The first paint has the past and the present: /history and the first /stats are asked for
+// together, and drawn together.
 async function pollForever(dashboard) {
-  for (;;) {
+  const past = settle(fetchJson(HISTORY_URL));
+  const first = settle(fetchJson(STATS_URL));
+  addPast(dashboard, await past);
+  for (let request = first; ; request = settle(fetchJson(STATS_URL))) {
     const started = performance.now();
-    await pollOnce(dashboard);
+    await pollOnce(dashboard, request);
     await sleep(Math.max(0, POLL_INTERVAL_MS - (performance.now() - started)));
   }
 }

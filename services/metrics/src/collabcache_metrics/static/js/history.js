@@ -1,8 +1,11 @@
-// Time series accumulated in the browser from successive /stats snapshots.
+// Time series: the recent past the service keeps (/history, read once when the page opens),
+// then one sample per /stats poll.
 //
 // /stats only describes "now" (rolling windows); each poll adds one sample per series here, and
-// samples older than the retention are dropped. A value that has no meaning yet (a hit rate with
-// no requests, a lag with no invalidations) is stored as null so charts show a gap, not a zero.
+// samples older than the retention are dropped. /history gives the same figures for the last ten
+// minutes (each point: the minute ending at its time, as /stats' 1m window had it), so the charts
+// start full rather than from a single dot. A value that has no meaning (a hit rate with no
+// requests, a lag with no invalidations) is stored as null so charts show a gap, not a zero.
 
 import { isNumber } from "./format.js";
 
@@ -36,6 +39,29 @@ function sampleOf(stats, atSeconds) {
   };
 }
 
+// One /history point's chart values (the service keeps no history of Redis memory).
+function pastSampleOf(point) {
+  const hasRequests = (point.requests ?? 0) > 0;
+  const latency = point.latency_ms ?? {};
+  const hasInvalidations = (point.invalidations ?? 0) > 0;
+  const lag = point.invalidation_lag_ms ?? {};
+  const endpointRps = new Map();
+  for (const [endpoint, perSecond] of Object.entries(point.endpoints ?? {})) {
+    endpointRps.set(endpoint, orNull(perSecond) ?? 0);
+  }
+  return {
+    at: point.at_ms / 1000,
+    hitRatePercent: hasRequests ? orNull(point.hit_rate * 100) : null,
+    latencyP50: hasRequests ? orNull(latency.p50) : null,
+    latencyP95: hasRequests ? orNull(latency.p95) : null,
+    latencyP99: hasRequests ? orNull(latency.p99) : null,
+    redisUsedMemory: null,
+    invalidationLagP50: hasInvalidations ? orNull(lag.p50) : null,
+    invalidationLagP99: hasInvalidations ? orNull(lag.p99) : null,
+    endpointRps,
+  };
+}
+
 // Seconds since the epoch the snapshot describes: its generated_at, else the time it arrived.
 function snapshotTime(stats) {
   const parsed = Date.parse(stats.generated_at ?? "");
@@ -48,15 +74,29 @@ export class History {
     this.samples = [];
   }
 
-  // Adds the snapshot's sample; returns false for a snapshot not newer than the last one.
+  // Adds the snapshot's sample, in place of any sample of the same time or later (the last
+  // /history point describes the same minute as the /stats read with it).
   add(stats) {
     const at = snapshotTime(stats);
-    const last = this.samples.at(-1);
-    if (last && at <= last.at) return false;
+    while (this.samples.length && this.samples.at(-1).at >= at) this.samples.pop();
     this.samples.push(sampleOf(stats, at));
-    const oldest = at - this.retentionSeconds;
+    this.dropOlderThan(at - this.retentionSeconds);
+  }
+
+  // Puts the points of a /history document before the samples already here.
+  addPast(points) {
+    const first = this.samples[0]?.at ?? Infinity;
+    const past = points
+      .filter((point) => isNumber(point?.at_ms) && point.at_ms / 1000 < first)
+      .map(pastSampleOf)
+      .sort((a, b) => a.at - b.at);
+    this.samples.unshift(...past);
+    const newest = this.samples.at(-1);
+    if (newest) this.dropOlderThan(newest.at - this.retentionSeconds);
+  }
+
+  dropOlderThan(oldest) {
     while (this.samples.length && this.samples[0].at < oldest) this.samples.shift();
-    return true;
   }
 
   times() {
