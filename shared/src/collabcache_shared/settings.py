@@ -151,6 +151,9 @@ class CacheSettings(_Base):
     model_config = SettingsConfigDict(env_prefix="CACHE_", env_file=".env", extra="ignore")
 
     enabled: bool = True
+    # Cache hits answered in front of FastAPI (README, "The hit path"); false: every read is
+    # routed through FastAPI (the benchmarks compare both).
+    hit_path: bool = True
     # The writer's own fence and invalidation; off only for the TTL-only benchmark, where an
     # entry may then be served stale for up to its family TTL.
     invalidate_inline: bool = True

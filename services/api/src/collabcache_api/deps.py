@@ -15,7 +15,7 @@ from collabcache_shared.settings import ApiSettings
 from .bootstrap import Container
 from .errors import UNKNOWN_USER, Forbidden, Unauthorized
 from .models import User
-from .pagination import PageRequest, decode_cursor
+from .pagination import PageRequest, page_request
 from .security import user_id_from_token
 from .unit_of_work import request_transaction
 from .users.repository import user_exists
@@ -103,8 +103,9 @@ async def get_page_request(
         str | None, Query(max_length=200, description="Opaque cursor from `next_cursor`")
     ] = None,
 ) -> PageRequest:
-    size = limit if limit is not None else settings.default_page_size
-    return PageRequest(limit=min(size, settings.max_page_size), after=decode_cursor(cursor))
+    return page_request(
+        limit, cursor, default_size=settings.default_page_size, max_size=settings.max_page_size
+    )
 
 
 PageDep = Annotated[PageRequest, Depends(get_page_request)]

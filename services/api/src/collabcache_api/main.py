@@ -20,6 +20,7 @@ from collabcache_shared.telemetry.settings import TelemetrySettings
 from .admin.endpoints import router as admin_router
 from .analytics.endpoints import router as analytics_router
 from .bootstrap import instrument_app, make_lifespan
+from .caching.hit_path import HitPath
 from .comments.endpoints import router as comments_router
 from .deps import ContainerDep
 from .errors import install_error_handlers
@@ -32,6 +33,15 @@ from .users.endpoints import router as users_router
 # Headers the browser may read from cross-origin responses (cache state and revalidation).
 EXPOSED_HEADERS = ["ETag", "X-Cache", "Age", "Cache-Control", "X-Request-ID"]
 SERVICE_NAME = "collabcache-api"
+ROUTERS = (
+    users_router,
+    organizations_router,
+    teams_router,
+    analytics_router,
+    studies_router,
+    comments_router,
+    admin_router,
+)
 
 
 def service_version() -> str:
@@ -81,6 +91,9 @@ def create_app(
         generate_unique_id_function=operation_id,
         redirect_slashes=False,
     )
+    if cache_settings.enabled and cache_settings.hit_path:
+        # Innermost: behind CORS, the guards and the headers.
+        app.add_middleware(HitPath, routes=[r for router in ROUTERS for r in router.routes])
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
@@ -95,15 +108,7 @@ def create_app(
     app.add_middleware(HostCheck, hosts=settings.served_hosts)
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
-    for router in (
-        users_router,
-        organizations_router,
-        teams_router,
-        analytics_router,
-        studies_router,
-        comments_router,
-        admin_router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
 
     @app.get("/health", tags=["ops"], include_in_schema=False)

@@ -40,6 +40,14 @@ class PageRequest:
         return f"{self.limit}:{encode_cursor(*self.after) if self.after else ''}"
 
 
+def page_request(
+    limit: int | None, cursor: str | None, *, default_size: int, max_size: int
+) -> PageRequest:
+    """The page a request asks for (`?limit=`, `?cursor=`); BadRequest for a foreign cursor."""
+    size = limit if limit is not None else default_size
+    return PageRequest(limit=min(size, max_size), after=decode_cursor(cursor))
+
+
 def encode_cursor(at: datetime, item_id: uuid.UUID) -> str:
     raw = orjson.dumps([at.isoformat(), str(item_id)])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -174,14 +174,29 @@ class CacheManager:
         self.counters["flight_not_shared"] += 1
         return await self._load(slot, load, None, refresh, Flight[Result]())
 
+    def all_hits(self, found: Sequence[Found]) -> list[Result] | None:
+        """Every entry fresh and not marked stale: the HITs (counted); else None, counting
+        nothing (`get_or_load` then serves stale, loads or waits, and counts that)."""
+        now = now_ms()
+        entries = [self.fresh(f, now) for f in found]
+        hits = [
+            Result(entry.body, entry.etag, Outcome.HIT)
+            for f, entry in zip(found, entries, strict=True)
+            if entry is not None and f.stale_since_ms is None
+        ]
+        if len(hits) != len(found):
+            return None
+        self.counters["hit"] += len(hits)
+        return hits
+
     def _serve(self, found: Found) -> Result | None:
+        if found.stale_since_ms is None:
+            hits = self.all_hits([found])
+            return hits[0] if hits else None
         now = now_ms()
         entry = self.fresh(found, now)
         if entry is None:
             return None
-        if found.stale_since_ms is None:
-            self.counters["hit"] += 1
-            return Result(entry.body, entry.etag, Outcome.HIT)
         bound_ms = self.settings.stale_bound_seconds * 1000
         stale_for = now - found.stale_since_ms
         if found.slot.key.policy.serve_stale and bound_ms > 0 and stale_for <= bound_ms:

@@ -6,9 +6,10 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from collabcache_shared.cache.keys import CacheKey, Family
+from collabcache_shared.cache.keys import Family
 
 from ..caching.access_records import org_standing, team_standing
+from ..caching.reads import CachedRead
 from ..caching.responder import CachedReadsDep
 from ..deps import ClaimedUserId, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
@@ -18,22 +19,33 @@ from .schemas import OrganizationAnalytics, TeamAnalytics
 router = APIRouter(tags=["analytics"], responses=ERROR_RESPONSES)
 
 
+ORGANIZATION_ANALYTICS = CachedRead(
+    Family.ORGANIZATION_ANALYTICS, key_param="org_id", guard=org_standing, paginated=False
+)
+
+
 @router.get(
     "/api/organizations/{org_id}/analytics",
     response_model=OrganizationAnalytics,
     responses=error_responses(404),
 )
+@ORGANIZATION_ANALYTICS.serves
 async def organization_analytics(
     org_id: uuid.UUID,
     user_id: ClaimedUserId,
     session: SessionDep,
     cache: CachedReadsDep,
 ) -> Response:
-    return await cache.respond(
-        CacheKey.of(Family.ORGANIZATION_ANALYTICS, org_id),
+    return await cache.read(
+        ORGANIZATION_ANALYTICS,
+        {"org_id": org_id},
         cache.in_own_session(lambda own: service.organization_analytics(own, user_id, org_id)),
-        standing=org_standing(org_id),
     )
+
+
+TEAM_ANALYTICS = CachedRead(
+    Family.TEAM_ANALYTICS, key_param="team_id", guard=team_standing, paginated=False
+)
 
 
 @router.get(
@@ -41,14 +53,15 @@ async def organization_analytics(
     response_model=TeamAnalytics,
     responses=error_responses(404),
 )
+@TEAM_ANALYTICS.serves
 async def team_analytics(
     team_id: uuid.UUID,
     user_id: ClaimedUserId,
     session: SessionDep,
     cache: CachedReadsDep,
 ) -> Response:
-    return await cache.respond(
-        CacheKey.of(Family.TEAM_ANALYTICS, team_id),
+    return await cache.read(
+        TEAM_ANALYTICS,
+        {"team_id": team_id},
         cache.in_own_session(lambda own: service.team_analytics(own, user_id, team_id)),
-        standing=team_standing(team_id),
     )

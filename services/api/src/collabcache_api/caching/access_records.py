@@ -68,9 +68,13 @@ class Standing:
     def loader(self, session: AsyncSession, user_id: uuid.UUID) -> Callable[[], Awaitable[bytes]]:
         return lambda: _LOADERS[self.kind](session, user_id, self.resource_id)
 
+    def allows(self, body: bytes) -> bool:
+        """Whether the standing record lets the caller see the resource."""
+        return bool(orjson.loads(body).get("can_view"))
+
     def check(self, body: bytes) -> None:
         """Raise 404 unless the cached standing lets the caller see the resource."""
-        if not orjson.loads(body).get("can_view"):
+        if not self.allows(body):
             raise NotFound(self.not_found)
 
 

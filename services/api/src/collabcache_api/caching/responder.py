@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Response
-from opentelemetry import trace
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,9 +24,11 @@ from collabcache_shared.cache.store import Found, Slot
 from .. import db
 from ..bootstrap import Container
 from ..deps import ClaimedUserId, ContainerDep, SessionDep
+from ..pagination import PageRequest
 from .access_records import Standing, user_loader, user_slot
+from .answers import cached_response, note_lookup
+from .reads import LOOKED_UP, CachedRead
 
-CACHE_CONTROL = "private, no-cache"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -40,6 +41,24 @@ class CachedReads:
         self.session = session
         self.user_id = user_id
         self.refresh = "no-cache" in request.headers.get("cache-control", "").lower()
+
+    async def read(
+        self,
+        read: CachedRead,
+        ids: Mapping[str, uuid.UUID],
+        load: Callable[[], Awaitable[BaseModel]] | None = None,
+        page: PageRequest | None = None,
+    ) -> Response:
+        """The response of a declared read (`reads.CachedRead`), the hit path's twin."""
+        standing = read.standing(ids)
+        if read.is_standing:
+            assert standing is not None
+            return await self.respond_standing(standing)
+        assert load is not None
+        variant = page.variant if page is not None else "-"
+        return await self.respond(
+            read.key(ids, self.user_id), load, variant=variant, standing=standing
+        )
 
     async def respond(
         self,
@@ -62,12 +81,21 @@ class CachedReads:
             result = await CacheManager.uncached(load_body)
         else:
             own = [standing.slot(self.user_id)] if standing else []
-            found = await cache.lookup([user_slot(self.user_id), *own, slot])
+            found = await self._lookup(cache, [user_slot(self.user_id), *own, slot])
             await self._check_user(cache, found[0] if found else None)
             if standing is not None:
                 await self._check(cache, standing, found[1] if found else None)
             result = await self._get(cache, slot, load_body, found[-1] if found else None)
         return self._answer(key, result, started)
+
+    async def _lookup(self, cache: CacheManager, slots: list[Slot]) -> list[Found] | None:
+        """The hit path's lookup of these very slots when it fell through (a miss, or Redis
+        unusable: None), or one now."""
+        looked = self.request.scope.get("state", {}).pop(LOOKED_UP, None)
+        if looked is not None and looked[0] == slots:
+            found: list[Found] | None = looked[1]
+            return found
+        return await cache.lookup(slots)
 
     def in_own_session(
         self, load: Callable[[AsyncSession], Awaitable[M]]
@@ -91,7 +119,7 @@ class CachedReads:
             await self._user_loader()()
             result = await CacheManager.uncached(self._standing_loader(standing))
         else:
-            looked = await cache.lookup([user_slot(self.user_id), slot])
+            looked = await self._lookup(cache, [user_slot(self.user_id), slot])
             await self._check_user(cache, looked[0] if looked else None)
             result = await self._standing(cache, standing, looked[1] if looked else None)
         standing.check(result.body)
@@ -133,30 +161,11 @@ class CachedReads:
         return await cache.get_or_load(slot, load, found=found, refresh=refresh)
 
     def _answer(self, key: CacheKey, result: Result, started: float) -> Response:
-        etag = f'"{result.etag}"'
-        headers = {"ETag": etag, "X-Cache": result.outcome.value, "Cache-Control": CACHE_CONTROL}
-        if result.age_s is not None:
-            headers["Age"] = str(result.age_s)
-        if_none_match = self.request.headers.get("if-none-match")
-        if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
-            response = Response(status_code=304, headers=headers)
-        else:
-            response = Response(result.body, media_type="application/json", headers=headers)
-        span = trace.get_current_span()
-        if span.is_recording():  # tracing on: the outcome on the request's span
-            span.set_attribute("cache.result", result.outcome.value.lower())
-            span.set_attribute("cache.family", key.family.value)
-        self._report(key, result, started)
-        return response
-
-    def _report(self, key: CacheKey, result: Result, started: float) -> None:
-        sink = self.container.cache_events
-        if sink is None:
-            return
+        response = cached_response(result, self.request.headers.get("if-none-match"))
         route = self.request.scope.get("route")
         endpoint = getattr(route, "path", "unknown")
-        latency_ms = (time.perf_counter() - started) * 1000
-        sink.record(endpoint, key.family.value, result.outcome.value, latency_ms, len(result.body))
+        note_lookup(self.container.cache_events, endpoint, key, result, started)
+        return response
 
 
 async def get_cached_reads(

@@ -6,9 +6,10 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from collabcache_shared.cache.keys import CacheKey, Family
+from collabcache_shared.cache.keys import Family
 
 from ..caching.access_records import study_standing
+from ..caching.reads import CachedRead
 from ..caching.responder import CachedReadsDep
 from ..deps import ClaimedUserId, CurrentUserId, PageDep, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
@@ -23,7 +24,11 @@ router = APIRouter(
 )
 
 
+STUDY_COMMENTS = CachedRead(Family.STUDY_COMMENTS, key_param="study_id", guard=study_standing)
+
+
 @router.get("", response_model=Page[CommentPublic], responses=error_responses(400, 404))
+@STUDY_COMMENTS.serves
 async def list_comments(
     study_id: uuid.UUID,
     user_id: ClaimedUserId,
@@ -31,11 +36,11 @@ async def list_comments(
     page: PageDep,
     cache: CachedReadsDep,
 ) -> Response:
-    return await cache.respond(
-        CacheKey.of(Family.STUDY_COMMENTS, study_id),
+    return await cache.read(
+        STUDY_COMMENTS,
+        {"study_id": study_id},
         lambda: service.list_comments(session, user_id, study_id, page),
-        variant=page.variant,
-        standing=study_standing(study_id),
+        page,
     )
 
 

@@ -6,9 +6,10 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from collabcache_shared.cache.keys import CacheKey, Family
+from collabcache_shared.cache.keys import Family
 
 from ..caching.access_records import org_standing
+from ..caching.reads import CachedRead
 from ..caching.responder import CachedReadsDep
 from ..deps import ClaimedUserId, CurrentUser, CurrentUserId, PageDep, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
@@ -27,14 +28,19 @@ from .schemas import (
 router = APIRouter(prefix="/api/organizations", tags=["organizations"], responses=ERROR_RESPONSES)
 
 
+USER_ORGANIZATIONS = CachedRead(Family.USER_ORGANIZATIONS)
+
+
 @router.get("", response_model=Page[MyOrganizationPublic], responses=error_responses(400))
+@USER_ORGANIZATIONS.serves
 async def list_my_organizations(
     user_id: ClaimedUserId, session: SessionDep, page: PageDep, cache: CachedReadsDep
 ) -> Response:
-    return await cache.respond(
-        CacheKey.of(Family.USER_ORGANIZATIONS, user_id),
+    return await cache.read(
+        USER_ORGANIZATIONS,
+        {},
         lambda: service.list_my_organizations(session, user_id, page),
-        variant=page.variant,
+        page,
     )
 
 
@@ -54,9 +60,15 @@ async def rename_organization(
     return await service.rename_organization(session, user_id, org_id, data)
 
 
+ORGANIZATION_MEMBERS = CachedRead(
+    Family.ORGANIZATION_MEMBERS, key_param="org_id", guard=org_standing
+)
+
+
 @router.get(
     "/{org_id}/members", response_model=Page[MemberPublic], responses=error_responses(400, 404)
 )
+@ORGANIZATION_MEMBERS.serves
 async def list_members(
     org_id: uuid.UUID,
     user_id: ClaimedUserId,
@@ -64,11 +76,11 @@ async def list_members(
     page: PageDep,
     cache: CachedReadsDep,
 ) -> Response:
-    return await cache.respond(
-        CacheKey.of(Family.ORGANIZATION_MEMBERS, org_id),
+    return await cache.read(
+        ORGANIZATION_MEMBERS,
+        {"org_id": org_id},
         lambda: service.list_members(session, user_id, org_id, page),
-        variant=page.variant,
-        standing=org_standing(org_id),
+        page,
     )
 
 

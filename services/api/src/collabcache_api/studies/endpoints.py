@@ -6,9 +6,10 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from collabcache_shared.cache.keys import CacheKey, Family
+from collabcache_shared.cache.keys import Family
 
 from ..caching.access_records import study_standing
+from ..caching.reads import CachedRead
 from ..caching.responder import CachedReadsDep
 from ..deps import ClaimedUserId, CurrentUserId, PageDep, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
@@ -30,21 +31,26 @@ router = APIRouter(tags=["studies"], responses=ERROR_RESPONSES)
 STUDY = "/api/collaboration/studies/{study_id}"
 
 
+USER_COLLABORATIVE_STUDIES = CachedRead(Family.USER_COLLABORATIVE_STUDIES)
+
+
 @router.get(
     "/api/collaboration/studies",
     response_model=Page[MyStudyPublic],
     responses=error_responses(400),
 )
+@USER_COLLABORATIVE_STUDIES.serves
 async def list_my_studies(
     user_id: ClaimedUserId,
     session: SessionDep,
     page: PageDep,
     cache: CachedReadsDep,
 ) -> Response:
-    return await cache.respond(
-        CacheKey.of(Family.USER_COLLABORATIVE_STUDIES, user_id),
+    return await cache.read(
+        USER_COLLABORATIVE_STUDIES,
+        {},
         lambda: service.list_my_studies(session, user_id, page),
-        variant=page.variant,
+        page,
     )
 
 
@@ -66,11 +72,17 @@ async def update_study(
     return await service.update_study(session, user_id, study_id, data)
 
 
+STUDY_COLLABORATORS = CachedRead(
+    Family.STUDY_COLLABORATORS, key_param="study_id", guard=study_standing
+)
+
+
 @router.get(
     STUDY + "/collaborators",
     response_model=Page[CollaboratorPublic],
     responses=error_responses(400, 404),
 )
+@STUDY_COLLABORATORS.serves
 async def list_collaborators(
     study_id: uuid.UUID,
     user_id: ClaimedUserId,
@@ -78,11 +90,11 @@ async def list_collaborators(
     page: PageDep,
     cache: CachedReadsDep,
 ) -> Response:
-    return await cache.respond(
-        CacheKey.of(Family.STUDY_COLLABORATORS, study_id),
+    return await cache.read(
+        STUDY_COLLABORATORS,
+        {"study_id": study_id},
         lambda: service.list_collaborators(session, user_id, study_id, page),
-        variant=page.variant,
-        standing=study_standing(study_id),
+        page,
     )
 
 
@@ -120,11 +132,15 @@ async def remove_collaborator(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+STUDY_ACTIVITY = CachedRead(Family.STUDY_ACTIVITY, key_param="study_id", guard=study_standing)
+
+
 @router.get(
     STUDY + "/activity",
     response_model=Page[ActivityPublic],
     responses=error_responses(400, 404),
 )
+@STUDY_ACTIVITY.serves
 async def list_activity(
     study_id: uuid.UUID,
     user_id: ClaimedUserId,
@@ -132,17 +148,27 @@ async def list_activity(
     page: PageDep,
     cache: CachedReadsDep,
 ) -> Response:
-    return await cache.respond(
-        CacheKey.of(Family.STUDY_ACTIVITY, study_id),
+    return await cache.read(
+        STUDY_ACTIVITY,
+        {"study_id": study_id},
         lambda: service.list_activity(session, user_id, study_id, page),
-        variant=page.variant,
-        standing=study_standing(study_id),
+        page,
     )
+
+
+PERMISSIONS = CachedRead(
+    Family.USER_PERMISSIONS,
+    guard=study_standing,
+    guard_param="study_id",
+    paginated=False,
+    is_standing=True,
+)
 
 
 @router.get(
     STUDY + "/permissions", response_model=PermissionsPublic, responses=error_responses(404)
 )
+@PERMISSIONS.serves
 async def my_permissions(study_id: uuid.UUID, cache: CachedReadsDep) -> Response:
     """The caller's standing on the study: the very record every study read checks."""
-    return await cache.respond_standing(study_standing(study_id))
+    return await cache.read(PERMISSIONS, {"study_id": study_id})

@@ -6,9 +6,10 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from collabcache_shared.cache.keys import CacheKey, Family
+from collabcache_shared.cache.keys import Family
 
 from ..caching.access_records import org_standing, team_standing
+from ..caching.reads import CachedRead
 from ..caching.responder import CachedReadsDep
 from ..deps import ClaimedUserId, CurrentUserId, PageDep, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
@@ -19,11 +20,15 @@ from .schemas import TeamCreate, TeamMemberCreate, TeamMemberPublic, TeamPublic,
 router = APIRouter(tags=["teams"], responses=ERROR_RESPONSES)
 
 
+ORGANIZATION_TEAMS = CachedRead(Family.ORGANIZATION_TEAMS, key_param="org_id", guard=org_standing)
+
+
 @router.get(
     "/api/organizations/{org_id}/teams",
     response_model=Page[TeamPublic],
     responses=error_responses(400, 404),
 )
+@ORGANIZATION_TEAMS.serves
 async def list_teams(
     org_id: uuid.UUID,
     user_id: ClaimedUserId,
@@ -31,11 +36,11 @@ async def list_teams(
     page: PageDep,
     cache: CachedReadsDep,
 ) -> Response:
-    return await cache.respond(
-        CacheKey.of(Family.ORGANIZATION_TEAMS, org_id),
+    return await cache.read(
+        ORGANIZATION_TEAMS,
+        {"org_id": org_id},
         lambda: service.list_teams(session, user_id, org_id, page),
-        variant=page.variant,
-        standing=org_standing(org_id),
+        page,
     )
 
 
@@ -67,11 +72,15 @@ async def delete_team(team_id: uuid.UUID, user_id: CurrentUserId, session: Sessi
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+TEAM_MEMBERS = CachedRead(Family.TEAM_MEMBERS, key_param="team_id", guard=team_standing)
+
+
 @router.get(
     "/api/teams/{team_id}/members",
     response_model=Page[TeamMemberPublic],
     responses=error_responses(400, 404),
 )
+@TEAM_MEMBERS.serves
 async def list_team_members(
     team_id: uuid.UUID,
     user_id: ClaimedUserId,
@@ -79,11 +88,11 @@ async def list_team_members(
     page: PageDep,
     cache: CachedReadsDep,
 ) -> Response:
-    return await cache.respond(
-        CacheKey.of(Family.TEAM_MEMBERS, team_id),
+    return await cache.read(
+        TEAM_MEMBERS,
+        {"team_id": team_id},
         lambda: service.list_team_members(session, user_id, team_id, page),
-        variant=page.variant,
-        standing=team_standing(team_id),
+        page,
     )
 
 

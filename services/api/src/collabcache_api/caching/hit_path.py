@@ -1,0 +1,163 @@
+"""The hit path (README, "The hit path"): a cached GET answered before FastAPI routes it.
+
+A plain ASGI layer. For a GET of a route declared as a cached read (`reads.CachedRead` on its
+endpoint), it checks the bearer token (remembered, expiry checked each time), reads the page
+request, and looks up in one Redis round trip that the caller exists, their standing and the
+page. When all three are fresh hits and the standing lets the caller see the resource, it
+answers as the endpoint would (`answers.cached_response`, the same cache event). Anything
+else falls through to FastAPI unchanged: a miss (its lookup handed on, not repeated), a stale
+or refused entry, a refresh request, a token or a parameter FastAPI would refuse, an unknown
+route, Redis unusable, or any error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi.routing import APIRoute
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from ..bootstrap import Container
+from ..errors import DomainError
+from ..pagination import page_request
+from ..security import user_id_from_token
+from .answers import cached_response, note_lookup
+from .reads import LOOKED_UP, CachedRead, declared, slots_of
+
+log = logging.getLogger(__name__)
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PAGE_PARAMS = frozenset({"limit", "cursor"})
+MAX_LIMIT = 200  # deps.get_page_request's bound
+MAX_CURSOR = 200
+CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    path: str  # the template, as cache events name the endpoint
+    regex: re.Pattern[str]
+    read: CachedRead
+
+
+class HitPath:
+    """`routes`: the API's routes (its routers'); those of declared reads are served here."""
+
+    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute]) -> None:
+        self.app = app
+        self._routes = _declared_routes(routes)
+        self.served = 0  # answers given here, for tests and benchmarks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            try:
+                response = await self._hit(scope)
+            except Exception:  # never the hit path's failure: FastAPI answers instead
+                log.debug("hit path fell through on an error", exc_info=True)
+                response = None
+            if response is not None:
+                self.served += 1
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _hit(self, scope: Scope) -> Response | None:
+        container: Container | None = getattr(scope["app"].state, "container", None)
+        cache = container.cache if container else None
+        matched = self._match(scope) if cache is not None else None
+        if container is None or cache is None or matched is None:
+            return None
+        route, ids = matched
+        headers = Headers(scope=scope)
+        if "no-cache" in headers.get("cache-control", "").lower():
+            return None
+        started = time.perf_counter()
+        user_id = _caller(headers.get("authorization"), container.settings)
+        variant = _variant(route.read, scope, container.settings)
+        if user_id is None or variant is None:
+            return None
+        slots = slots_of(route.read, ids, user_id, variant)
+        found = await cache.lookup(slots)
+        served = cache.all_hits(found) if found is not None else None
+        if served is None:  # a miss, or Redis unusable: FastAPI goes on from this lookup
+            scope.setdefault("state", {})[LOOKED_UP] = (slots, found)
+            return None
+        standing = route.read.standing(ids)
+        if standing is not None and not standing.allows(served[1].body):
+            return None  # FastAPI answers the 404, from the same cached standing
+        response = cached_response(served[-1], headers.get("if-none-match"))
+        note_lookup(container.cache_events, route.path, slots[-1].key, served[-1], started)
+        return response
+
+    def _match(self, scope: Scope) -> tuple[Route, dict[str, uuid.UUID]] | None:
+        path = scope["path"]
+        for route in self._routes:
+            found = route.regex.match(path)
+            if found is None:
+                continue
+            values = found.groupdict()
+            if not all(CANONICAL_UUID.match(v) for v in values.values()):
+                return None
+            return route, {name: uuid.UUID(v) for name, v in values.items()}
+        return None
+
+
+def _declared_routes(routes: Iterable[BaseRoute]) -> list[Route]:
+    return [
+        Route(r.path, r.path_regex, read)
+        for r in routes
+        if isinstance(r, APIRoute) and "GET" in (r.methods or ()) and (read := declared(r.endpoint))
+    ]
+
+
+def _caller(authorization: str | None, settings: Any) -> uuid.UUID | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        return user_id_from_token(token, settings)
+    except DomainError:
+        return None
+
+
+def _variant(read: CachedRead, scope: Scope, settings: Any) -> str | None:
+    """The page's field, or None for a query FastAPI would read otherwise or refuse."""
+    params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    names = [name for name, _ in params]
+    if not read.paginated:
+        return "-" if not params else None
+    if len(set(names)) != len(names) or not set(names) <= PAGE_PARAMS:
+        return None
+    query = dict(params)
+    limit, cursor = query.get("limit"), query.get("cursor")
+    if limit is not None and not (
+        limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT
+    ):
+        return None
+    if cursor is not None and len(cursor) > MAX_CURSOR:
+        return None
+    try:
+        page = page_request(
+            int(limit) if limit is not None else None,
+            cursor,
+            default_size=settings.default_page_size,
+            max_size=settings.max_page_size,
+        )
+    except DomainError:
+        return None
+    return page.variant
