@@ -25,14 +25,14 @@ install: .venv/.synced ## install the locked environment
 run: .venv/.synced ## migrate, seed if empty, start every service (Ctrl-C stops all)
 	$(RUN) python scripts/devstack.py
 
-# Unit and integration tests share the cores (each xdist worker has its own database and key
-# prefix); the history check and the end-to-end tests, which run whole stacks and measure
-# timings, then run alone. TEST_WORKERS=0 runs the first part in one process too.
+# Most tests share the cores (each xdist worker has its own database and key prefix); those
+# marked `alone` (timings, faults, whole stacks: tests/conftest.py) then run one at a time.
+# TEST_WORKERS=0 runs the first part in one process too.
 TEST_WORKERS ?= auto
 
-test: .venv/.synced ## the whole suite, fast tiers first (about 6 min on 2 cores; README, "Tests")
-	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile tests/unit tests/integration
-	$(RUN) pytest tests/history tests/e2e
+test: .venv/.synced ## the whole suite, fast tiers first (README, "Tests")
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile -m "not alone"
+	$(RUN) pytest -m alone
 
 test-fast: .venv/.synced ## the unit tier only: no servers, well under a minute
 	$(RUN) pytest tests/unit

@@ -32,6 +32,30 @@ os.environ.setdefault("REDIS_POOL_TIMEOUT", "1.0")
 os.environ.setdefault("CACHE_FENCE_SECONDS", "2")
 os.environ.setdefault("CACHE_FENCE_COMMIT_MARGIN_SECONDS", "1")
 
+# Tests that bound a wait, race a timeout or run whole stacks as processes: `make test` runs
+# them after the rest, one at a time (the rest share the cores: README, "Tests").
+ALONE = (
+    "tests/history/",
+    "tests/e2e/",
+    "tests/integration/cache/",
+    "tests/integration/invalidator/",
+    "tests/integration/metrics/",
+    "tests/integration/outbox/",
+    "tests/integration/pipeline/",
+    "tests/integration/tracing/",
+    "tests/integration/cache_http/test_stampede.py",
+    "tests/integration/cache_http/test_stale_analytics.py",
+    "tests/integration/test_redis_tls.py",
+    "tests/integration/test_worker_ready.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(ALONE):
+            item.add_marker(pytest.mark.alone)
+
+
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 
