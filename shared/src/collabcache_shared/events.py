@@ -50,8 +50,7 @@ class TeamChanged(_Payload):
     organization_id: uuid.UUID
     team_id: uuid.UUID
     change: Literal["created", "renamed", "deleted"]
-    # on creation and deletion: the organization's members, whose cached standing on the team
-    # (a refusal, before it existed) goes
+    # on deletion: the organization's members, whose cached standing on the team goes with it
     member_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
@@ -69,9 +68,6 @@ class StudyChanged(_Payload):
     study_id: uuid.UUID
     change: Literal["created", "updated", "deleted"]
     collaborator_ids: list[uuid.UUID] = Field(default_factory=list)
-    # on creation: the organization's owners and admins, who may see it (their cached standing
-    # on its id, a refusal before it existed, goes)
-    manager_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
 class CollaborationChanged(_Payload):

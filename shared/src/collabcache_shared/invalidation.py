@@ -60,8 +60,7 @@ def _organization(e: OrganizationChanged) -> list[CacheKey]:
 
 def _team(e: TeamChanged) -> list[CacheKey]:
     # A deleted team's analytics would be served stale while its members' cached standing
-    # still lets them in: dropping the standing answers 404 at once. A created team's id may
-    # have been refused to them before it existed: that standing goes too.
+    # still lets them in: dropping the standing answers 404 at once.
     return [
         _k(F.ORGANIZATION_TEAMS, e.organization_id),
         _k(F.TEAM_MEMBERS, e.team_id),
@@ -87,7 +86,6 @@ def _study(e: StudyChanged) -> list[CacheKey]:
             _k(F.USER_COLLABORATIVE_STUDIES, collaborator),
             _k(F.USER_PERMISSIONS, collaborator),
         ]
-    keys += [_k(F.USER_PERMISSIONS, manager) for manager in e.manager_ids]
     return keys
 
 

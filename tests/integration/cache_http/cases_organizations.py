@@ -97,8 +97,8 @@ ORGANIZATION_CASES: list[Case] = [
             read(
                 "newcomer", MINE, lists(id_is("org_id")), F.USER_ORGANIZATIONS, what="lists the org"
             ),
-            read("newcomer", MEMBERS, becomes(200), F.USER_PERMISSIONS, what="404 -> 200"),
-            read("newcomer", ORG_ANALYTICS, becomes(200), F.USER_PERMISSIONS, what="404 -> 200"),
+            read("newcomer", MEMBERS, becomes(200), what="404 -> 200"),
+            read("newcomer", ORG_ANALYTICS, becomes(200), what="404 -> 200"),
             read(
                 "owner",
                 ORG_ANALYTICS,
@@ -134,12 +134,9 @@ ORGANIZATION_CASES: list[Case] = [
                 "member",
                 PERMISSIONS,
                 becomes(200),
-                F.USER_PERMISSIONS,
                 what="manager sees the study",
             ),
-            read(
-                "member", COMMENTS, becomes(200), F.USER_PERMISSIONS, what="manager sees the study"
-            ),
+            read("member", COMMENTS, becomes(200), what="manager sees the study"),
             read(
                 "owner",
                 ORG_ANALYTICS,

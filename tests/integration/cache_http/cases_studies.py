@@ -112,8 +112,8 @@ STUDY_CASES: list[Case] = [
                 F.USER_COLLABORATIVE_STUDIES,
                 what="lists the study",
             ),
-            read("member", PERMISSIONS, becomes(200), F.USER_PERMISSIONS, what="404 -> 200"),
-            read("member", COMMENTS, becomes(200), F.USER_PERMISSIONS, what="404 -> 200"),
+            read("member", PERMISSIONS, becomes(200), what="404 -> 200"),
+            read("member", COMMENTS, becomes(200), what="404 -> 200"),
             read("owner", ACTIVITY, verb("collaborator_added"), F.STUDY_ACTIVITY, what="logs it"),
             read(
                 "owner",

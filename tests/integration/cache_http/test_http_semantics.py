@@ -84,8 +84,8 @@ async def test_no_cache_request_reads_the_database_and_refreshes_the_entry(
 async def test_a_refused_request_caches_no_response(
     client: httpx.AsyncClient, scene: Scene, redis: Redis, keyspace: KeySpace
 ) -> None:
-    """An outsider's 404 stores nothing under the organization; the outsider's own standing
-    record says "cannot view" and holds none of the organization's data."""
+    """An outsider's 404 stores nothing: neither under the organization nor as a standing of
+    theirs (a refusal is never cached: README, "Security")."""
     path = f"/api/organizations/{scene.org_id}/members"
     refused = await client.get(path, headers=scene.outsider.headers)
     assert refused.status_code == 404
@@ -95,9 +95,7 @@ async def test_a_refused_request_caches_no_response(
     assert not await redis.exists(members_key)
     org_keys = [k async for k in redis.scan_iter(match=f"{keyspace.root}:*{scene.org_id}*")]
     assert org_keys == []
-    standing = await _standing(redis, keyspace, scene.outsider.id, f"org:{scene.org_id}")
-    assert standing is not None and standing["can_view"] is False
-    assert set(standing) == {"organization_role", "can_view", "can_manage"}
+    assert await _standing(redis, keyspace, scene.outsider.id, f"org:{scene.org_id}") is None
 
     member = await client.get(path, headers=scene.member.headers)
     assert member.status_code == 200
@@ -107,27 +105,29 @@ async def test_a_refused_request_caches_no_response(
 async def test_a_missing_resource_is_refused_like_a_hidden_one(
     client: httpx.AsyncClient, scene: Scene, redis: Redis, keyspace: KeySpace, sql: StatementCounter
 ) -> None:
-    """An outsider cannot tell a study that does not exist from one they may not see: the same
-    404, from the same cached refusal, at the same cost (no query once cached) (README,
-    "Security"). Nothing but the refusal is stored for the missing id."""
+    """An outsider cannot tell a study or team that does not exist from one they may not see:
+    the same 404, by the same single query each time, and nothing cached for either (README,
+    "Security")."""
     missing = uuid.uuid4()
-    paths = {
-        "missing": f"/api/collaboration/studies/{missing}/comments",
-        "hidden": f"/api/collaboration/studies/{scene.study_id}/comments",
+    await client.get("/api/organizations", headers=scene.outsider.headers)  # they exist: cached
+    pairs = {
+        "study": ("/api/collaboration/studies/{}/comments", scene.study_id),
+        "team": ("/api/teams/{}/members", scene.team_id),
     }
-    answers: dict[str, list[httpx.Response]] = {}
-    for which, path in paths.items():
-        answers[which] = [await client.get(path, headers=scene.outsider.headers) for _ in (1, 2)]
-    sql.statements.clear()
-    again = {w: await client.get(p, headers=scene.outsider.headers) for w, p in paths.items()}
-    assert sql.statements == []  # both refused from the cache
-    bodies = {w: [(r.status_code, r.json()) for r in [*rs, again[w]]] for w, rs in answers.items()}
-    assert bodies["missing"] == bodies["hidden"] == [(404, {"detail": "Study not found"})] * 3
-    assert set(again["missing"].headers) == set(again["hidden"].headers)
-    for which, study in (("missing", missing), ("hidden", scene.study_id)):
-        standing = await _standing(redis, keyspace, scene.outsider.id, f"study:{study}")
-        assert standing is not None and standing["can_view"] is False, which
-    assert [k async for k in redis.scan_iter(match=f"{keyspace.root}:*{missing}*")] == []
+    for kind, (template, hidden) in pairs.items():
+        seen: dict[str, list[tuple[int, object, int]]] = {}
+        for which, resource in (("hidden", hidden), ("missing", missing)):
+            seen[which] = []
+            for _ in range(3):
+                sql.statements.clear()
+                answer = await client.get(template.format(resource), headers=scene.outsider.headers)
+                seen[which].append((answer.status_code, answer.json(), len(sql.statements)))
+        assert seen["hidden"] == seen["missing"], kind
+        assert {status for status, _, _ in seen["hidden"]} == {404}, kind
+        assert {queries for _, _, queries in seen["hidden"]} == {1}, kind
+        for resource in (hidden, missing):
+            field = f"{kind}:{resource}"
+            assert await _standing(redis, keyspace, scene.outsider.id, field) is None
 
 
 async def _standing(

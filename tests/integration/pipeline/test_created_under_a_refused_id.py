@@ -1,7 +1,6 @@
-"""A missing team or study is refused by a cached standing, like a hidden one (README,
-"Security"). Should a row then be created by hand under that very id, its creation event drops
-the refusal of everyone who may see it: the organization's members for a team, its owners and
-admins for a study. No stale 404 outlives the pipeline's bound."""
+"""A team or study created by hand under an id somebody was refused just before is seen by
+everyone who may see it within the pipeline's bound: a refusal is never cached (README,
+"Security"), so no stale 404 can outlive the creation."""
 
 from __future__ import annotations
 

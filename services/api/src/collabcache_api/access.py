@@ -17,12 +17,12 @@ from sqlmodel import col, select
 from .errors import Forbidden, NotFound
 from .models import (
     MANAGER_ROLES,
-    Organization,
     OrganizationMember,
     OrgRole,
     Study,
     StudyCollaborator,
     StudyRole,
+    Team,
 )
 
 
@@ -69,24 +69,22 @@ async def org_role_of(
     return OrgRole(role) if role is not None else None
 
 
-async def org_standing_of(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
-) -> tuple[bool, OrgRole | None]:
-    """Whether the organization exists, and the user's role in it: one query."""
+async def team_role_of(
+    session: AsyncSession, team_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[uuid.UUID, OrgRole] | None:
+    """The team's organization and the user's role in it; None when the user is no member of
+    it or the team does not exist: one query either way."""
     row = (
         await session.execute(
-            select(Organization.id, OrganizationMember.role)
-            .outerjoin(
+            select(Team.organization_id, OrganizationMember.role)
+            .join(
                 OrganizationMember,
-                (col(OrganizationMember.organization_id) == Organization.id)
-                & (col(OrganizationMember.user_id) == user_id),
+                col(OrganizationMember.organization_id) == Team.organization_id,
             )
-            .where(Organization.id == org_id)
+            .where(Team.id == team_id, OrganizationMember.user_id == user_id)
         )
     ).first()
-    if row is None:
-        return False, None
-    return True, OrgRole(row[1]) if row[1] is not None else None
+    return (row[0], OrgRole(row[1])) if row is not None else None
 
 
 async def require_org_member(

@@ -3,12 +3,11 @@
 A user's standing on an organization, a team or a study is a field of their USER_PERMISSIONS
 entry (`permissions:{user}`, field `org:<id>`, `team:<id>` or `study:<id>`). Any change to
 their memberships or collaborations drops the whole entry, so a removed member loses access
-on the very next request. A resource that does not exist is refused exactly as one the user
-may not see, by the same cached record, so neither answer nor timing tells an outsider which
-it is (README, "Security"). Ids are random UUIDs the server draws; should a row be created by
-hand under an id somebody was refused, its creation event drops the standings of everyone
-who may see it at once (the organization's members for a team, its owners and admins for a
-study, the creator for an organization: `collabcache_shared.invalidation`).
+on the very next request. Only a standing that lets the user see the resource is cached: a
+refusal, of a resource they may not see or of one that does not exist, is answered 404 from
+the database each time by the same single query, so neither the answer nor its timing tells
+an outsider which it is, nothing grows with probes, and nothing cached can outlive a later
+grant or creation (README, "Security").
 
 The entry's `user` field records that the user exists: every cached read looks it up in the
 same round trip as the standing and the page, so a token naming a user that does not exist
@@ -32,7 +31,6 @@ from .. import access
 from ..errors import UNKNOWN_USER, NotFound, Unauthorized
 from ..models import MANAGER_ROLES
 from ..studies.service import my_permissions
-from ..teams.repository import get_team
 from ..users.repository import user_exists
 
 USER_FIELD = "user"
@@ -91,7 +89,9 @@ def study_standing(study_id: uuid.UUID) -> Standing:
 
 
 async def _org(session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID) -> bytes:
-    _, role = await access.org_standing_of(session, org_id, user_id)
+    role = await access.org_role_of(session, org_id, user_id)
+    if role is None:
+        raise NotFound("Organization not found")
     return orjson.dumps(
         {
             "organization_role": role,
@@ -102,24 +102,18 @@ async def _org(session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID) -> 
 
 
 async def _team(session: AsyncSession, user_id: uuid.UUID, team_id: uuid.UUID) -> bytes:
-    team = await get_team(session, team_id)
-    org_id = team.organization_id if team else None
-    role = await access.org_role_of(session, org_id, user_id) if org_id else None
+    found = await access.team_role_of(session, team_id, user_id)
+    if found is None:
+        raise NotFound("Team not found")
+    org_id, role = found
     return orjson.dumps(
-        {
-            "organization_id": str(org_id) if org_id else None,
-            "organization_role": role,
-            "can_view": role is not None,
-        }
+        {"organization_id": str(org_id), "organization_role": role, "can_view": True}
     )
 
 
 async def _study(session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID) -> bytes:
     """The same body GET .../permissions answers (that endpoint serves this very field)."""
-    try:
-        permissions = await my_permissions(session, user_id, study_id)
-    except NotFound:
-        return orjson.dumps({"study_id": study_id, "user_id": user_id, "can_view": False})
+    permissions = await my_permissions(session, user_id, study_id)  # NotFound: refused
     return permissions.model_dump_json().encode()
 
 
