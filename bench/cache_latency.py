@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -27,6 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench import processes
 from bench.support import (
     free_port,
     percentile,
@@ -65,7 +65,7 @@ def _server(
         "warning",
         "--no-access-log",
     ]
-    return subprocess.Popen(cmd, env=env, cwd=ROOT)
+    return processes.popen(cmd, env=env, cwd=ROOT)
 
 
 async def _targets(database_url: str) -> dict[str, str]:
@@ -184,7 +184,7 @@ async def main(requests: int, smoke: bool) -> dict[str, Any]:
             for server in servers:
                 server.terminate()
             for server in servers:
-                server.wait(10)
+                processes.stop(server)  # SIGKILL after its grace
         trips = await round_trips_per_hit(
             db, redis_url, targets["GET /api/organizations/{id}/members"], token
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
+from bench import processes
 from bench.pipeline_stack import ROOT, PrivateRedis, Service
 from bench.support import temporary_database
 from bench.wrk_run import Load, run_wrk
@@ -35,7 +35,7 @@ class UvicornApp(Service):
         cmd = [sys.executable, "-m", "uvicorn", self.factory, "--factory"]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         cmd += UVICORN_FLAGS
-        self.process = subprocess.Popen(cmd, env={**os.environ, **self.env}, cwd=ROOT)
+        self.process = processes.popen(cmd, env={**os.environ, **self.env}, cwd=ROOT)
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Stack:
             assert app.process is not None
             seconds = max(2, round(load.seconds))
             recorders = [
-                await asyncio.create_subprocess_exec(
+                await processes.spawn(
                     *_py_spy(app.process.pid, seconds, fmt, directory / f"ceiling-{name}.{suffix}"),
                     stdout=asyncio.subprocess.DEVNULL,
                     stderr=asyncio.subprocess.DEVNULL,

@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+from bench import processes, support, tools
 from tests.history.cluster import Cluster
 from tests.history.faults import FAULTS
 from tests.history.history import timeline
 from tests.history.runner import KindResult, run_kind, table, timelines
+from tests.integration.cache.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -41,6 +45,32 @@ TIMELINES_KEPT = 20  # per fault kind, in the JSON
 # The control: the same run with the write path's cache protocol off (no fence, no inline
 # invalidation: README, "The fenced cache protocol"), which the checker must catch.
 WITHOUT_PROTOCOL = {"CACHE_INVALIDATE_INLINE": "false"}
+
+
+class SessionRedisServer(RedisServer):
+    """tests/integration's server, started by bench/processes.py (under `bench.run`: in a
+    session of its own, which a Ctrl-C does not reach; the orchestrator stops it)."""
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        args = [tools.path("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"]
+        args += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        args += ["--logfile", str(self.directory / "redis.log"), *self.extra]
+        self.process = processes.popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._wait_until_answering()
+
+
+async def _enter(cluster: Cluster) -> None:
+    """`cluster.__enter__` in a thread (its database helpers run their own loop). A thread
+    cannot be cancelled: when this is, it waits for the thread, then stops what it started."""
+    entering = asyncio.ensure_future(asyncio.to_thread(cluster.__enter__))
+    try:
+        await asyncio.shield(entering)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # a failed __enter__ has stopped what it started
+            await entering
+            await asyncio.to_thread(cluster.__exit__, None, None, None)
+        raise
 
 
 async def main(
@@ -57,13 +87,19 @@ async def main(
     started = time.monotonic()
     results: list[KindResult] = []
     cluster = Cluster(admin, env=env)
-    await asyncio.to_thread(cluster.__enter__)  # its database helpers run their own loop
+    cluster.redis = SessionRedisServer(cluster.redis.directory)
+    database = f"cc_history_{cluster.run_id}"  # Cluster's name for it: dropped if interrupted
+    support.remember_database(admin, database)
     try:
-        for seed, kind in enumerate(FAULTS):
-            print(f"  history: {kind} ({per_kind:g} s) ...", flush=True)
-            results.append(await run_kind(cluster, kind, per_kind, seed))
+        await _enter(cluster)
+        try:
+            for seed, kind in enumerate(FAULTS):
+                print(f"  history: {kind} ({per_kind:g} s) ...", flush=True)
+                results.append(await run_kind(cluster, kind, per_kind, seed))
+        finally:
+            await asyncio.to_thread(cluster.__exit__, None, None, None)
     finally:
-        await asyncio.to_thread(cluster.__exit__, None, None, None)
+        support.created.pop(database, None)
     print(table(results), flush=True)
     for result in results:
         if result.stale or result.applied_503:

@@ -60,6 +60,7 @@ async def steady(
         await writes.drain(DRAIN_GRACE_S)
     finally:
         watch.stop()
+        await writes.close()
     lags = [w.lag_ms for w in writes.writes if w.lag_ms is not None]
     return {
         "target_rate_per_s": rate,

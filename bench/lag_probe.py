@@ -165,6 +165,12 @@ class SteadyWrites:
         await self.db.execute(UPDATE_COMMENT, write.target.comment_id, f"write {write.number}")
         write.committed = time.monotonic()
 
+    async def close(self) -> None:
+        """What is still in flight cancelled: the run is over (or was cancelled by Ctrl-C)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def drain(self, grace: float) -> None:
         """Wait for the entries of the last writes to go (at most `grace` seconds)."""
         deadline = time.monotonic() + grace

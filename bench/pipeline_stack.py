@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,11 +19,12 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from bench import processes, tools
 from bench.support import free_port, wait_for_http
 from collabcache_shared.settings import CacheSettings
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_SERVER = tools.path("redis-server")
 # E: keyevent channels, g: generic commands (DEL and UNLINK publish `del`).
 NOTIFY_FLAGS = "Eg"
 DELETED_CHANNEL = "__keyevent@0__:del"
@@ -41,12 +41,12 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def launch(self) -> None:
-        if not Path(REDIS_SERVER).exists():
-            raise SystemExit("redis-server is not installed: the benchmark runs its own")
+        if shutil.which(REDIS_SERVER) is None:
+            raise SystemExit(f"redis-server is not on PATH ({tools.INSTALL['redis-server']})")
         args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         args += ["--appendonly", "no", "--dir", str(self.directory)]
         args += ["--notify-keyspace-events", NOTIFY_FLAGS]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = processes.popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     async def wait_ready(self) -> None:
         """Answering, and past the fence period in which a new server grants no lease
@@ -69,7 +69,7 @@ class PrivateRedis:
 
     def stop(self) -> None:
         if self.process is not None:
-            _end(self.process)
+            processes.stop(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -90,7 +90,7 @@ class Service:
         cmd = [sys.executable, "-m", "uvicorn", self.factory, "--factory"]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
         cmd += ["--log-level", "warning", "--no-access-log"]
-        self.process = subprocess.Popen(cmd, env={**os.environ, **self.env}, cwd=ROOT)
+        self.process = processes.popen(cmd, env={**os.environ, **self.env}, cwd=ROOT)
 
     async def start(self, ready_path: str) -> None:
         self.launch()
@@ -98,18 +98,8 @@ class Service:
 
     def stop(self) -> None:
         if self.process is not None:
-            _end(self.process)
+            processes.stop(self.process)
             self.process = None
-
-
-def _end(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 def service_env(database_url: str, redis_url: str, prefix: str) -> dict[str, str]:

@@ -165,7 +165,7 @@ def page(result: dict[str, Any], figures: dict[str, str]) -> str:
         f"Run: profile **{result['profile']}**, {result['started_utc']}, "
         f"{result['host']['cpus']} CPUs, {result.get('duration_s', '?')} s in all. "
         "Regenerate with `make bench` (quick) or `make bench-full`, then "
-        "`uv run python -m bench.report`.",
+        "`make bench-report`.",
         "",
         "## Targets",
         "",

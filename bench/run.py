@@ -15,24 +15,32 @@ Usage: `uv run python -m bench.run [--profile smoke|quick|full] [--parts load,..
 (`--parts`: only those of load, cache_latency, invalidation_lag, write_latency, ceiling, memory,
 history).
 DATABASE_URL names the PostgreSQL server (each part creates and drops its own database). Outside
-smoke the result goes to bench/results/bench-<stamp>.json; `python -m bench.report` renders
-docs/benchmarks.md.
+smoke the result goes to bench/results/bench-<stamp>.json (ignored by git: a result meant for the
+docs is added with `git add -f`); `make bench-report` renders docs/benchmarks.md.
+
+Before anything starts, the programs the chosen parts run (bench/tools.py: redis-server, wrk)
+must be on PATH: a missing one ends the run at once, exit status 2. Ctrl-C stops the whole run:
+the part in progress stops its servers and drops its databases, nothing is written, exit status
+130; a second Ctrl-C kills at once (bench/interrupt.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import importlib
 import json
 import os
 import platform
+import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import report, tools
+from bench.interrupt import Interrupt
 from bench.load import runner
 from bench.load.profiles import PROFILES
 from bench.load.targets import collect
@@ -41,6 +49,7 @@ PARTS = frozenset(
     {"load", "cache_latency", "invalidation_lag", "write_latency", "ceiling", "memory", "history"}
 )
 RESULTS = Path(__file__).resolve().parent / "results"
+INTERRUPT = Interrupt()  # installed by the command line only (`main` imported stays as it was)
 # The focused benchmarks' arguments per profile: cache_latency(requests, smoke),
 # invalidation_lag(rate, seconds, burst_count, smoke).
 CACHE_LATENCY = {"smoke": (20, True), "quick": (60, False), "full": (400, False)}
@@ -53,16 +62,21 @@ INVALIDATION_LAG = {
 
 
 async def _part(
-    name: str, work: Awaitable[dict[str, Any]], notes: list[str]
+    name: str, work: Callable[[], Awaitable[dict[str, Any]]], notes: list[str]
 ) -> dict[str, Any] | None:
+    INTERRUPT.part = name
     started = time.monotonic()
     print(f"- {name} ...", flush=True)
     try:
-        outcome = await work
+        outcome = await work()
     except Exception as exc:  # one part failing must not lose the others
+        if INTERRUPT.count:  # it failed because Ctrl-C stopped it: the run stops
+            raise asyncio.CancelledError from exc
         notes.append(f"{name} failed: {type(exc).__name__}: {exc}")
         print(f"  {name} FAILED: {exc!r}", flush=True)
         return None
+    if INTERRUPT.count:  # it finished in spite of the Ctrl-C: the run stops all the same
+        raise asyncio.CancelledError
     outcome["seconds"] = round(time.monotonic() - started, 1)
     print(f"  {name}: {outcome['seconds']} s", flush=True)
     return outcome
@@ -83,6 +97,7 @@ def _optional(module: str, notes: list[str]) -> Any | None:
 async def main(profile: str, parts: frozenset[str] = PARTS) -> dict[str, Any]:
     from bench import cache_latency, invalidation_lag, write_latency
 
+    INTERRUPT.attach()
     admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     started = time.monotonic()
     notes: list[str] = []
@@ -91,23 +106,22 @@ async def main(profile: str, parts: frozenset[str] = PARTS) -> dict[str, Any]:
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
-    if "load" in parts:
-        result["load"] = await _part("load", runner.main(PROFILES[profile], admin), notes)
-    if "cache_latency" in parts:
-        requests, smoke = CACHE_LATENCY[profile]
-        latency = cache_latency.main(requests, smoke)
-        result["cache_latency"] = await _part("cache_latency", latency, notes)
-    if "invalidation_lag" in parts:
-        rate, seconds, burst, smoke = INVALIDATION_LAG[profile]
-        lag = invalidation_lag.main(rate, seconds, burst, smoke)
-        result["invalidation_lag"] = await _part("invalidation_lag", lag, notes)
-    if "write_latency" in parts:
-        writes = write_latency.main(WRITE_LATENCY[profile])
-        result["write_latency"] = await _part("write_latency", writes, notes)
+    requests, smoke = CACHE_LATENCY[profile]
+    rate, seconds, burst, lag_smoke = INVALIDATION_LAG[profile]
+    # Each part's work made only when it starts: a part an interruption skips leaves nothing.
+    works: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
+        "load": lambda: runner.main(PROFILES[profile], admin),
+        "cache_latency": lambda: cache_latency.main(requests, smoke),
+        "invalidation_lag": lambda: invalidation_lag.main(rate, seconds, burst, lag_smoke),
+        "write_latency": lambda: write_latency.main(WRITE_LATENCY[profile]),
+    }
+    for name in ("load", "cache_latency", "invalidation_lag", "write_latency"):
+        if name in parts:
+            result[name] = await _part(name, works[name], notes)
     for name in ("ceiling", "memory", "history"):
         module = _optional(f"bench.{name}", notes) if name in parts else None
         if module is not None:
-            result[name] = await _part(name, module.main(profile), notes)
+            result[name] = await _part(name, functools.partial(module.main, profile), notes)
     notes += [f"{name}: not run (--parts)" for name in sorted(PARTS - parts)]
     result["targets"] = collect(result)
     result["notes"] = notes
@@ -118,7 +132,9 @@ async def main(profile: str, parts: frozenset[str] = PARTS) -> dict[str, Any]:
 def write(result: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=2))
+    partial = path.with_suffix(".partial")  # a Ctrl-C while writing leaves no half a result
+    partial.write_text(json.dumps(result, indent=2))
+    partial.replace(path)
     return path
 
 
@@ -135,10 +151,25 @@ if __name__ == "__main__":
     chosen = frozenset(p.strip() for p in args.parts.split(",") if p.strip())
     if chosen - PARTS:
         parser.error(f"unknown parts: {sorted(chosen - PARTS)}")
-    outcome = asyncio.run(main(args.profile, chosen))
-    print()
-    print(report.summary(outcome))
-    if args.output is not None:
-        args.output.write_text(json.dumps(outcome, indent=2))
-    if args.profile != "smoke":
-        print(f"\nwritten: {write(outcome)} (render: python -m bench.report)")
+    absent = tools.missing(chosen)
+    if absent:
+        print(tools.problem(absent, chosen), file=sys.stderr)
+        sys.exit(2)
+    INTERRUPT.install()
+    written: list[Path] = []
+    try:
+        outcome = asyncio.run(main(args.profile, chosen))
+        if INTERRUPT.count:  # every part swallowed the cancellation
+            raise KeyboardInterrupt
+        print()
+        print(report.summary(outcome))
+        if args.output is not None:
+            args.output.write_text(json.dumps(outcome, indent=2))
+            written.append(args.output)
+        if args.profile != "smoke":
+            written.append(write(outcome))
+            print(f"\nwritten: {written[-1]} (render: make bench-report)")
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        if not INTERRUPT.count:
+            raise
+        INTERRUPT.finish(written)

@@ -7,7 +7,6 @@ import contextlib
 import math
 import os
 import socket
-import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -17,6 +16,8 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
+
+from bench import processes
 
 
 def free_port() -> int:
@@ -50,30 +51,45 @@ def _plain(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
+# The databases created here and not dropped yet (name -> admin URL): what an interrupted run
+# still has to drop.
+created: dict[str, str] = {}
+
+
+def remember_database(admin_url: str, name: str) -> None:
+    """A database created elsewhere that an interrupted run must drop (see `created`)."""
+    created[name] = _plain(admin_url)
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+    created.pop(name, None)
+
+
 @asynccontextmanager
 async def temporary_database(admin_url: str, seed_args: Sequence[str]) -> AsyncIterator[str]:
-    """A database created for this run, migrated and seeded, dropped afterwards."""
+    """A database created for this run, migrated and seeded, dropped afterwards (cancelled
+    included: the migration or seed process is stopped first)."""
     admin_url = _plain(admin_url)
-    name = f"cc_bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_url)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
+    name = f"cc_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"  # a leftover names its process
     url = urlsplit(admin_url)._replace(path=f"/{name}").geturl()
     env = {**os.environ, "DATABASE_URL": url}
+    created[name] = admin_url
     try:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
         for args in (["migrate"], ["seed", *seed_args]):
-            await asyncio.to_thread(
-                subprocess.run,
-                [sys.executable, "-m", "collabcache_api.cli", *args],
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            await processes.run([sys.executable, "-m", "collabcache_api.cli", *args], env=env)
         yield url
     finally:
-        conn = await asyncpg.connect(admin_url)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
+        await drop_database(admin_url, name)
 
 
 @contextlib.contextmanager

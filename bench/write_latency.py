@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from bench import processes
 from bench.cache_latency import _server, _targets, _token
 from bench.support import (
     free_port,
@@ -122,7 +123,7 @@ async def main(requests: int) -> dict[str, Any]:
             for server in servers:
                 server.terminate()
             for server in servers:
-                server.wait(10)
+                processes.stop(server)  # SIGKILL after its grace
         trips = {w: await round_trips_per_write(db, redis_url, writes[w], token) for w in writes}
     figures = {
         f"{write}, {name}": {

@@ -1,4 +1,4 @@
-"""Running wrk (the Debian package's /usr/bin/wrk) and reading its figures as JSON.
+"""Running wrk (on PATH; Debian: `apt-get install wrk`) and reading its figures as JSON.
 
 A small Lua `done` hook prints one line of JSON (requests, duration, errors by kind, latency
 percentiles in microseconds), so nothing depends on wrk's human-readable summary.
@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-WRK = shutil.which("wrk") or "/usr/bin/wrk"
+from bench import processes, tools
+
+WRK = tools.path("wrk")
 MARK = "WRK_JSON "
 DONE_HOOK = """
 done = function(summary, latency, requests)
@@ -40,7 +42,7 @@ class Load:
 
 
 def wrk_available() -> bool:
-    return Path(WRK).exists()
+    return shutil.which(WRK) is not None
 
 
 def _figures(run: dict[str, Any]) -> dict[str, Any]:
@@ -69,10 +71,7 @@ async def run_wrk(url: str, load: Load, headers: dict[str, str] | None = None) -
     for name, value in (headers or {}).items():
         cmd += ["-H", f"{name}: {value}"]
     try:
-        process = await asyncio.create_subprocess_exec(
-            *cmd, url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-        out, err = await process.communicate()
+        out, err = await processes.output(*cmd, url)
     finally:
         await asyncio.to_thread(Path(hook.name).unlink, missing_ok=True)
     for line in out.decode().splitlines():
