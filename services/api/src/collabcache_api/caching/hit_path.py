@@ -16,7 +16,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -25,6 +25,7 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..bootstrap import Container
 from ..errors import DomainError
@@ -34,11 +35,6 @@ from .answers import cached_response, note_lookup
 from .reads import LOOKED_UP, CachedRead, declared, slots_of
 
 log = logging.getLogger(__name__)
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PAGE_PARAMS = frozenset({"limit", "cursor"})
 MAX_LIMIT = 200  # deps.get_page_request's bound
