@@ -43,6 +43,11 @@ async def test_etag_cache_control_and_304_on_miss_and_hit(
     among_others = await client.get(path, headers={**headers, "If-None-Match": f'"0", {etag}'})
     assert among_others.status_code == 304
 
+    # If-None-Match compares weakly (RFC 9110, 13.1.2): a weakened copy and `*` match too.
+    for sent in (f"W/{etag}", "*", f'W/"0", W/{etag}'):
+        weak = await client.get(path, headers={**headers, "If-None-Match": sent})
+        assert weak.status_code == 304, sent
+
     other = await client.get(path, headers={**headers, "If-None-Match": '"0000000000000000"'})
     assert other.status_code == 200
     assert other.content == hit.content
