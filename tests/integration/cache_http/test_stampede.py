@@ -82,11 +82,13 @@ async def test_two_processes_load_a_cold_entry_once(
     first, second = two_processes()
     slot = _cold_slot()
     loads = 0
+    holding, release = asyncio.Event(), asyncio.Event()
 
     async def slow_load() -> bytes:
         nonlocal loads
         loads += 1
-        await asyncio.sleep(0.3)
+        holding.set()
+        await release.wait()  # until the second process's readers have come and looked
         return b'{"items":["loaded once"]}'
 
     async def readers(manager: CacheManager) -> list[Outcome]:
@@ -95,8 +97,11 @@ async def test_two_processes_load_a_cold_entry_once(
         return [r.outcome for r in results]
 
     leader = asyncio.create_task(readers(first))
-    await asyncio.sleep(0.05)  # the first process holds the lease
-    follower = await readers(second)
+    await holding.wait()  # the first process holds the lease and loads
+    following = asyncio.create_task(readers(second))
+    await asyncio.sleep(0.2)  # its readers look up and wait (however long that takes, the
+    release.set()  # load is still held: they cannot find the value before it is released)
+    follower = await following
     await leader
     assert loads == 1
     assert first.counters["miss"] == 1 and first.counters["fill"] == 1
