@@ -22,9 +22,10 @@ async def answer(send: Send, status: int, detail: str) -> None:
 
 
 class BodyLimit:
-    """413 for a body over `max_bytes`: at once from `Content-Length`, or as soon as a body
-    sent without one (chunked) goes past the limit; the application then sees the client
-    gone, and whatever it answers is dropped."""
+    """413 for a body over `max_bytes`: at once from `Content-Length`, or as soon as a chunked
+    body goes past the limit; the application then sees the client gone, and whatever it
+    answers is dropped. A request with neither has no body (RFC 9112, 6.3): a GET, every cache
+    hit among them, passes untouched."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -43,6 +44,9 @@ class BodyLimit:
                 await answer(send, 413, self.detail)
             else:
                 await self.app(scope, receive, send)
+            return
+        if _header(scope, b"transfer-encoding") is None:  # no length, not chunked: no body
+            await self.app(scope, receive, send)
             return
         await self._counted(scope, receive, send)
 
