@@ -40,6 +40,10 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
     def launch(self) -> None:
         if shutil.which(REDIS_SERVER) is None:
             raise SystemExit(f"redis-server is not on PATH ({tools.INSTALL['redis-server']})")
@@ -79,6 +83,7 @@ class Service:
 
     factory: str
     env: dict[str, str]
+    workers: int = 1  # uvicorn worker processes sharing the port
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -86,10 +91,20 @@ class Service:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    @property
+    def role(self) -> str:
+        """What it serves, from its factory: `invalidator` for collabcache_invalidator.main."""
+        return self.factory.split(".")[0].removeprefix("collabcache_")
+
     def launch(self) -> None:
         cmd = [sys.executable, "-m", "uvicorn", self.factory, "--factory"]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
         cmd += ["--log-level", "warning", "--no-access-log"]
+        cmd += ["--workers", str(self.workers)] if self.workers > 1 else []
         self.process = processes.popen(cmd, env={**os.environ, **self.env}, cwd=ROOT)
 
     async def start(self, ready_path: str) -> None:

@@ -12,12 +12,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.load import plots
+from bench.load import cpu, plots
 from bench.load.page import limits_section, method_section
 from bench.load.targets import collect
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+CPU_NOTE = (
+    "CPU seconds each process used in the phase (bench/load/cpu.py; the outbox relay runs in "
+    "the API, so its CPU is the API's; PostgreSQL's backends serving the bench database are the "
+    "variant's and the oracle's alike). Cores busy: their sum over the phase's wall time, of 2."
+)
 
 
 def _cell(value: Any, unit: str = "") -> str:
@@ -151,6 +156,7 @@ def summary(result: dict[str, Any]) -> str:
     if load:
         lines += ["## Load, after warming", "", variants_table(load), ""]
         lines += ["## Phases", "", phases_table(load), ""]
+        lines += ["## Who ate the cores", "", cpu.table(load), ""]
         lines += ["## Stale reads", "", stale_table(load), ""]
     lines += ["## Targets", "", targets_table(result)]
     lines += [f"\nnote: {n}" for n in result.get("notes", [])]
@@ -178,6 +184,7 @@ def page(result: dict[str, Any], figures: dict[str, str]) -> str:
         lines += ["## Variants, after warming", "", variants_table(load), ""]
         lines += [f"![latency percentiles per variant]({figures['latency']})", ""]
         lines += ["## Per phase", "", phases_table(load), ""]
+        lines += ["## Who ate the cores", "", CPU_NOTE, "", cpu.table(load), ""]
         lines += ["## Per endpoint (after warming)", "", endpoints_table(load), ""]
         lines += ["## Stale reads", "", stale_table(load), ""]
         lines += ["## Cache warming", "", f"![hit rate per second]({figures['warming']})", ""]

@@ -4,8 +4,8 @@
 `before_cursor_execute` on SQLAlchemy's `Engine` class, so every statement of every engine is
 seen. Only statements run on behalf of a request are counted (a context variable set by an ASGI
 middleware; tasks a request spawns inherit it): the outbox relay's own polling is not a request's
-cost. Each response carries `X-Bench-Queries` (statements run before its headers left) and
-`GET /_bench/queries` returns the process totals (statements and reads: SELECT/WITH).
+cost. Each response carries `X-Bench-Queries` and `X-Bench-Reads` (statements, and reads among them:
+SELECT/WITH, run before its headers left), so the counts hold whichever worker process answered.
 
 Usage: `uvicorn bench.apps.counting_api:create_app --factory` with the API's usual environment.
 """
@@ -23,9 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from collabcache_shared.settings import CacheSettings
 
 QUERIES_HEADER = b"x-bench-queries"
+READS_HEADER = b"x-bench-reads"
 _request_cell: ContextVar[list[int] | None] = ContextVar("bench_request_queries", default=None)
 READ_HEADS = frozenset({"SELE", "WITH"})
-TOTALS = {"requests": 0, "queries": 0, "reads": 0}
 
 
 def _count(
@@ -35,9 +35,8 @@ def _count(
     if cell is None:
         return
     cell[0] += 1
-    TOTALS["queries"] += 1
     if statement.lstrip()[:4].upper() in READ_HEADS:
-        TOTALS["reads"] += 1
+        cell[1] += 1
 
 
 class CountQueries:
@@ -50,14 +49,14 @@ class CountQueries:
         if scope["type"] != "http" or scope["path"].startswith("/_bench"):
             await self.app(scope, receive, send)
             return
-        cell = [0]
+        cell = [0, 0]  # statements, reads
         token = _request_cell.set(cell)
-        TOTALS["requests"] += 1
 
         async def counted_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((QUERIES_HEADER, str(cell[0]).encode()))
+                headers.append((READS_HEADER, str(cell[1]).encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -68,15 +67,10 @@ class CountQueries:
 
 
 def instrument(app: FastAPI) -> FastAPI:
-    """Count `app`'s queries and serve the totals on `GET /_bench/queries`."""
+    """Count `app`'s queries, per response."""
     if not event.contains(Engine, "before_cursor_execute", _count):
         event.listen(Engine, "before_cursor_execute", _count)
     app.add_middleware(CountQueries)
-
-    @app.get("/_bench/queries", include_in_schema=False)
-    async def queries() -> dict[str, int]:
-        return dict(TOTALS)
-
     return app
 
 

@@ -50,9 +50,23 @@ def bypass_share(samples: Iterable[Sample]) -> float | None:
     return round(sum(s.cache == "BYPASS" for s in gets) / len(gets), 4)
 
 
+def mean_of(values: Iterable[int | None]) -> float | None:
+    """The mean of the values known (a request without an answer has no count)."""
+    known = [v for v in values if v is not None]
+    return round(statistics.fmean(known), 3) if known else None
+
+
+def outcomes(samples: Iterable[Sample]) -> dict[str, int]:
+    """How the GETs answered were served (X-Cache: HIT, MISS, BYPASS, STALE; `none`: no header)."""
+    counted: dict[str, int] = {}
+    for s in samples:
+        if not s.writes and s.status == 200:
+            counted[s.cache or "none"] = counted.get(s.cache or "none", 0) + 1
+    return dict(sorted(counted.items()))
+
+
 def group(samples: Sequence[Sample]) -> dict[str, Any]:
     ok = [s for s in samples if 200 <= s.status < 400]
-    queries = [s.queries for s in samples if s.queries is not None]
     hits = [s for s in samples if not s.writes and s.cache in SERVED_FROM_CACHE]
     span = (max(s.done for s in samples) - min(s.sent for s in samples)) if samples else 0
     return {
@@ -64,7 +78,8 @@ def group(samples: Sequence[Sample]) -> dict[str, Any]:
         "client_errors": sum(400 <= s.status < 500 for s in samples),
         "hit_rate": hit_rate(samples),
         "bypass_share": bypass_share(samples),
-        "queries_per_request": round(statistics.fmean(queries), 3) if queries else None,
+        "outcomes": outcomes(samples),
+        "queries_per_request": mean_of(s.queries for s in samples),
     }
 
 

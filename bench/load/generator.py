@@ -9,6 +9,10 @@ in flight) and its latency runs from that scheduled time to the end of its respo
 stall is charged to every request it delayed, including the time spent waiting to be sent
 (over a fixed pool of 64 keep-alive connections, as wrk2 keeps fixed connections).
 
+The client is aiohttp: its connector queues requests waiting for a connection cheaply, where
+httpx's pool spent the generator's CPU on the queue itself once a slow phase backed it up
+(docs/benchmarks.md, "Who ate the cores").
+
 Every sampled GET (see `Oracle`) is read again, after its response, from a cache-off API on the
 same database; `bench.load.figures` decides which differences are stale reads.
 """
@@ -23,19 +27,30 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import httpx
+import aiohttp
 
 from bench.load.workload import Call, Mix
 from collabcache_api.security import issue_token
 from collabcache_shared.settings import AuthSettings
 
 TIMEOUT_S = 10.0
+TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
 COMPUTED_AT = frozenset({"generated_at"})  # differs on every computation: not compared
 TOKEN_HOURS = 6  # outlives a variant's full profile (50 minutes of load)
 # A fixed pool, as wrk2 keeps fixed connections: a request due while all are busy waits for one
 # (that wait is in its latency). Unbounded, a slow phase opens connection after connection and
 # the client's and server's cost of opening them becomes the bottleneck being measured.
-LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+CONNECTIONS = 64
+
+
+def session(base_url: str) -> aiohttp.ClientSession:
+    """Keep-alive connections to `base_url`, at most `CONNECTIONS`; a request waits for one."""
+    return aiohttp.ClientSession(
+        base_url,
+        connector=aiohttp.TCPConnector(limit=CONNECTIONS, limit_per_host=CONNECTIONS),
+        timeout=aiohttp.ClientTimeout(total=TIMEOUT_S),
+        skip_auto_headers=("User-Agent",),
+    )
 
 
 @dataclass(slots=True)
@@ -47,6 +62,7 @@ class Sample:
     status: int  # 0: no response (transport error or timeout)
     cache: str | None  # X-Cache / X-FastAPI-Cache
     queries: int | None  # X-Bench-Queries
+    reads: int | None  # X-Bench-Reads
     sent: float  # loop time the request actually left
     done: float
     path: str = ""
@@ -80,7 +96,7 @@ class Oracle:
     """Re-reads a share of the GETs from a cache-off API and says whether the bodies agree."""
 
     def __init__(self, base_url: str, share: float, seed: int = 11) -> None:
-        self.client = httpx.AsyncClient(base_url=base_url, timeout=TIMEOUT_S, limits=LIMITS)
+        self.client = session(base_url)
         self.share = share
         self.rng = random.Random(seed)
 
@@ -88,20 +104,19 @@ class Oracle:
         return not call.writes and status == 200 and self.rng.random() < self.share
 
     async def agrees(self, call: Call, headers: dict[str, str], body: bytes) -> bool:
-        truth = await self.client.get(call.path, headers=headers)
-        return truth.status_code == 200 and _data(json.loads(truth.content)) == _data(
-            json.loads(body)
-        )
+        async with self.client.get(call.path, headers=headers) as truth:
+            content = await truth.read()
+        return truth.status == 200 and _data(json.loads(content)) == _data(json.loads(body))
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.client.close()
 
 
 class OpenLoop:
     def __init__(
         self, base_url: str, cache_header: str, tokens: Tokens, oracle: Oracle | None
     ) -> None:
-        self.client = httpx.AsyncClient(base_url=base_url, timeout=TIMEOUT_S, limits=LIMITS)
+        self.client = session(base_url)
         self.cache_header = cache_header
         self.tokens = tokens
         self.oracle = oracle
@@ -123,37 +138,40 @@ class OpenLoop:
         headers = self.tokens.header(call.user)
         sent = loop.time()
         try:
-            response = await self.client.request(
+            async with self.client.request(
                 call.method, call.path, headers=headers, json=call.body
-            )
-        except httpx.HTTPError:
+            ) as response:
+                content = await response.read()
+        except TRANSPORT_ERRORS:
             done = loop.time()
             return Sample(call.endpoint, call.writes, due - start, (done - due) * 1000, 0,
-                          None, None, sent, done, call.path)  # fmt: skip
+                          None, None, None, sent, done, call.path)  # fmt: skip
         done = loop.time()
         queries = response.headers.get("x-bench-queries")
+        reads = response.headers.get("x-bench-reads")
         age = response.headers.get("age")
         sample = Sample(
             call.endpoint,
             call.writes,
             due - start,
             (done - due) * 1000,
-            response.status_code,
+            response.status,
             response.headers.get(self.cache_header),
             int(queries) if queries is not None else None,
+            int(reads) if reads is not None else None,
             sent,
             done,
             call.path,
             age_s=int(age) if age and age.isdigit() else None,
         )
-        if self.oracle is not None and self.oracle.wants(call, response.status_code):
+        if self.oracle is not None and self.oracle.wants(call, response.status):
             try:
-                same = await self.oracle.agrees(call, headers, response.content)
-            except httpx.HTTPError:
+                same = await self.oracle.agrees(call, headers, content)
+            except TRANSPORT_ERRORS:
                 return sample
             sample.oracle = "same" if same else "differs"
             sample.oracle_done = loop.time()
         return sample
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.client.close()

@@ -114,6 +114,8 @@ def method_section(load: dict[str, Any] | None) -> list[str]:
         "changes, by owners, so every write is allowed.",
         f"- Phases per variant, from a cold cache: {phases}. The first phase's hit rate per "
         "second is the warming curve; 'after warming' means the other phases.",
+        f"- Every variant's API runs {load.get('api_workers', 1)} uvicorn worker process(es) "
+        "(`API_WORKERS`).",
         "- Variants, one after another, each on its own private `redis-server`: **collabcache** "
         "as built (inline invalidation, the invalidator consuming, cache events on); "
         "**cache-off** (`CACHE_ENABLED=false`); **ttl-only** (the same cache, "

@@ -28,6 +28,8 @@ class Profile:
     # Start every variant's processes at once (their imports overlap): quicker, but the idle
     # processes share the machine; only for the smoke run, whose figures do not count.
     start_all_first: bool = False
+    # API worker processes per variant; None: `API_WORKERS` or the product's default.
+    api_workers: int | None = None
 
 
 PROFILES = {
@@ -37,6 +39,7 @@ PROFILES = {
         (Phase("warming", 20, 2), Phase("normal", 20, 1), Phase("peak", 40, 1)),
         0.2,
         start_all_first=True,
+        api_workers=1,  # eight processes would start at once on a CI machine
     ),
     "quick": Profile(
         "quick",

@@ -12,13 +12,14 @@ import asyncio
 import time
 from contextlib import AsyncExitStack
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from bench.load import figures
 from bench.load.generator import OpenLoop, Oracle, Sample, Tokens
 from bench.load.profiles import Profile
-from bench.load.variants import VARIANTS, Running, Variant, oracle_api, running
+from bench.load.variants import VARIANTS, Running, Variant, api_workers, oracle_api, running
 from bench.load.workload import Dataset, Mix, snapshot
 from bench.support import temporary_database
 from collabcache_shared.settings import CacheSettings
@@ -30,23 +31,21 @@ WARM_UP_CALLS = 40  # GETs sent one by one before the first phase
 async def _phase(
     run: Running, loop: OpenLoop, data: Dataset, index: int, rate: float, seconds: float
 ) -> tuple[list[Sample], dict[str, Any]]:
-    before = await run.totals()
+    run.cpu.start()
+    started = time.monotonic()
     samples = await loop.run(Mix(data, MIX_SEED + index), rate, seconds)
-    after = await run.totals()
-    requests = after["requests"] - before["requests"]
     counted = {
-        "queries_per_request": round((after["queries"] - before["queries"]) / requests, 3),
-        "reads_per_request": round((after["reads"] - before["reads"]) / requests, 3),
+        "reads_per_request": figures.mean_of(s.reads for s in samples),
+        "cpu_seconds": run.cpu.stop(time.monotonic() - started),
     }
     return samples, counted
 
 
 async def run_variant(
-    variant: Variant, run: Running, data: Dataset, profile: Profile, oracle_url: str
+    variant: Variant, run: Running, data: Dataset, profile: Profile, oracle: Oracle
 ) -> dict[str, Any]:
     started = time.monotonic()
     tokens, bound = Tokens(), CacheSettings().stale_bound_seconds
-    oracle = Oracle(oracle_url, profile.oracle_share)
     phases: dict[str, Any] = {}
     warm: list[Sample] = []
     every: list[Sample] = []
@@ -71,7 +70,6 @@ async def run_variant(
                 warm += samples
     finally:
         await loop.aclose()
-        await oracle.aclose()
     for name, samples in by_phase.items():  # against every write of the run, late ones too
         phases[name]["stale_reads"] = figures.stale_reads(samples, bound, writes_of=every)
     memory = await run.used_memory()
@@ -88,10 +86,10 @@ async def run_variant(
     }
 
 
-async def _start_all(stack: AsyncExitStack, database: str) -> dict[str, Running]:
+async def _start_all(stack: AsyncExitStack, database: str, workers: int) -> dict[str, Running]:
     """Every variant's processes started at once (smoke: the imports overlap)."""
     started = await asyncio.gather(
-        *(stack.enter_async_context(running(v, database)) for v in VARIANTS),
+        *(stack.enter_async_context(running(v, database, workers)) for v in VARIANTS),
         return_exceptions=True,
     )
     for outcome in started:
@@ -126,15 +124,21 @@ async def main(profile: Profile, admin_url: str) -> dict[str, Any]:
         seed_s = time.monotonic() - seeded
         data = await snapshot(database)
         variants: dict[str, Any] = {}
-        async with oracle_api(database) as oracle_url, AsyncExitStack() as stack:
-            early = await _start_all(stack, database) if profile.start_all_first else {}
+        async with oracle_api(database) as oracle_run, AsyncExitStack() as stack:
+            workers = api_workers(profile)
+            early = await _start_all(stack, database, workers) if profile.start_all_first else {}
             for variant in VARIANTS:
                 print(f"  load: {variant.name} ...", flush=True)
                 if variant.name in early:
                     run = early[variant.name]
                 else:
-                    run = await stack.enter_async_context(running(variant, database))
-                variants[variant.name] = await run_variant(variant, run, data, profile, oracle_url)
+                    run = await stack.enter_async_context(running(variant, database, workers))
+                run.watch_cpu(oracle_run, urlsplit(database).path.lstrip("/"))
+                oracle = Oracle(oracle_run.api.url, profile.oracle_share)
+                try:
+                    variants[variant.name] = await run_variant(variant, run, data, profile, oracle)
+                finally:
+                    await oracle.aclose()
                 await run.stop()
     return {
         "generator": "asyncio open loop (bench/load/generator.py): fixed arrival rate, "
@@ -144,6 +148,7 @@ async def main(profile: Profile, admin_url: str) -> dict[str, Any]:
             {"name": p.name, "rate_per_s": p.rate, "seconds": p.seconds} for p in profile.phases
         ],
         "oracle_share": profile.oracle_share,
+        "api_workers": api_workers(profile),
         "analytics_stale_bound_s": CacheSettings().stale_bound_seconds,
         "variants": variants,
     }

@@ -10,11 +10,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import redis.asyncio as aioredis
 
+from bench.load.cpu import CpuMeter, tree
+from bench.load.profiles import Profile
 from bench.pipeline_stack import PrivateRedis, Service, invalidator, service_env
 from bench.support import wait_for_http
+from collabcache_shared.settings import ApiSettings
 
 COUNTING_API = "bench.apps.counting_api:create_app"
 # Only collabcache consumes the domain events: elsewhere the outbox relay is off, so that a
@@ -65,16 +67,23 @@ class Running:
     api: Service
     redis: PrivateRedis
     others: list[Service] = field(default_factory=list)
+    cpu: CpuMeter = field(init=False)
 
     async def stop(self) -> None:
         """Done with this variant: its processes go (its Redis stays until the run ends)."""
         for service in (*self.others, self.api):
             await asyncio.to_thread(service.stop)
 
-    async def totals(self) -> dict[str, int]:
-        async with httpx.AsyncClient(base_url=self.api.url) as client:
-            answer: dict[str, int] = (await client.get("/_bench/queries")).json()
-            return answer
+    def roles(self, name: str) -> dict[str, list[int]]:
+        """The pids of these processes by role (`name`: the API's role)."""
+        roles = {name: tree(self.api.pid), f"{name}: redis": tree(self.redis.pid)}
+        for other in self.others:
+            roles[f"{name}: {other.role}"] = tree(other.pid)
+        return roles
+
+    def watch_cpu(self, oracle: Running, database: str) -> None:
+        """From now on `cpu` reads this variant's processes, the oracle's and PostgreSQL's."""
+        self.cpu = CpuMeter(lambda: {**self.roles("api"), **oracle.roles("oracle api")}, database)
 
     async def empty_cache(self) -> None:
         """Every key but the streams (the invalidator's group lives on one) deleted."""
@@ -95,6 +104,12 @@ class Running:
             await client.aclose()
 
 
+def api_workers(profile: Profile) -> int:
+    """The API's worker processes in every variant alike: the profile's, else `API_WORKERS`,
+    else the product's default (README, "Running on more cores")."""
+    return profile.api_workers or ApiSettings().api_workers
+
+
 async def _start(service: Service) -> None:
     """Launch and wait for /ready: a loaded 2-core machine imports the API slowly."""
     service.launch()
@@ -110,12 +125,12 @@ async def _private_redis(stack: AsyncExitStack) -> PrivateRedis:
 
 
 @asynccontextmanager
-async def running(variant: Variant, database_url: str) -> AsyncIterator[Running]:
+async def running(variant: Variant, database_url: str, workers: int) -> AsyncIterator[Running]:
     async with AsyncExitStack() as stack:
         server = await _private_redis(stack)
         env = service_env(database_url, server.url, f"bench-load-{uuid.uuid4().hex[:6]}")
         env.update(variant.env)
-        api = Service(variant.factory, env)
+        api = Service(variant.factory, env, workers=workers)
         stack.callback(api.stop)
         run = Running(api, server)
         if variant.with_invalidator:
@@ -127,7 +142,7 @@ async def running(variant: Variant, database_url: str) -> AsyncIterator[Running]
 
 
 @asynccontextmanager
-async def oracle_api(database_url: str) -> AsyncIterator[str]:
+async def oracle_api(database_url: str) -> AsyncIterator[Running]:
     """A cache-off API on the same database, its outbox relay off (it must not take events
     meant for the variant under test)."""
     async with AsyncExitStack() as stack:
@@ -137,4 +152,4 @@ async def oracle_api(database_url: str) -> AsyncIterator[str]:
         api = Service("collabcache_api.main:create_app", env)
         stack.callback(api.stop)
         await _start(api)
-        yield api.url
+        yield Running(api, server)

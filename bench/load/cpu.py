@@ -1,0 +1,101 @@
+"""Who ate the cores: CPU seconds of each process of a load run, per phase (docs/benchmarks.md,
+"What limits each phase").
+
+A `CpuMeter` names the processes by role (the API and its worker processes, the invalidator,
+Redis, the oracle API and its Redis, the load generator, PostgreSQL) and reads their CPU time
+(user + system, from the kernel) at a phase's start and end. The outbox relay runs inside an API
+process, so its CPU is the API's. PostgreSQL's backends serving the run's database are told
+apart from the rest of the server (its background processes, and whoever else uses it: on a
+machine shared with other work that share is not the benchmark's).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import psutil
+
+Roles = dict[str, list[int]]
+
+
+def tree(pid: int | None) -> list[int]:
+    """A process and its descendants (uvicorn's worker processes), as pids."""
+    if pid is None:
+        return []
+    try:
+        process = psutil.Process(pid)
+        return [pid, *(child.pid for child in process.children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _seconds(pids: Iterable[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _postgres(database: str) -> tuple[list[int], list[int]]:
+    """PostgreSQL's processes: those serving `database` (their title names it), and the rest."""
+    ours: list[int] = []
+    rest: list[int] = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        if process.info["name"] not in ("postgres", "postmaster"):
+            continue
+        title = " ".join(process.info["cmdline"] or ())
+        (ours if f" {database} " in f"{title} " else rest).append(process.pid)
+    return ours, rest
+
+
+class CpuMeter:
+    """`roles()` names the pids of each role when asked (workers come and go); `database`: the
+    run's PostgreSQL database."""
+
+    def __init__(self, roles: Callable[[], Roles], database: str) -> None:
+        self._roles = roles
+        self._database = database
+        self._start: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        roles = {**self._roles(), "load generator": [os.getpid()]}
+        ours, rest = _postgres(self._database)
+        roles["postgresql (this database)"] = ours
+        roles["postgresql (server, other databases)"] = rest
+        return {role: _seconds(pids) for role, pids in roles.items()}
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def stop(self, seconds: float) -> dict[str, float]:
+        """CPU seconds per role since `start`, and the share of the machine's cores they used
+        over the phase's `seconds` (`cores busy`)."""
+        end = self._read()
+        used = {role: max(0.0, end[role] - self._start.get(role, end[role])) for role in end}
+        figures = {role: round(value, 2) for role, value in used.items()}
+        figures["cores busy"] = round(sum(used.values()) / seconds, 2) if seconds else 0.0
+        return figures
+
+
+def table(load: dict[str, Any]) -> str:
+    """Per variant and phase: cores busy, CPU seconds of each role, and the GETs' outcomes."""
+    lines = [
+        "| variant | phase | cores busy | CPU seconds by process | GETs by outcome |",
+        "|---|---|---|---|---|",
+    ]
+    for name, v in load["variants"].items():
+        for phase, p in v["phases"].items():
+            cpu = dict(p["overall"].get("cpu_seconds") or {})
+            busy = cpu.pop("cores busy", None)
+            ranked = sorted(cpu.items(), key=lambda item: -item[1])
+            eaten = ", ".join(f"{role} {seconds:g}" for role, seconds in ranked if seconds >= 0.01)
+            counted = p["overall"].get("outcomes") or {}
+            outcomes = ", ".join(f"{k} {n}" for k, n in counted.items())
+            lines.append(f"| {name} | {phase} | {busy} | {eaten or '-'} | {outcomes or '-'} |")
+    return "\n".join(lines)
