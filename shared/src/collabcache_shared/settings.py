@@ -293,6 +293,9 @@ class ApiSettings(AuthSettings, DatabaseSettings):
     forwarded_allow_ips: str = ""
     # uvicorn's line per request (thousands a minute under load): off unless asked for.
     access_log: bool = False
+    # Worker processes sharing the port (README, "Running on more cores"): the default is what
+    # measured best on a 2-core host with PostgreSQL and Redis beside it (docs/benchmarks.md).
+    api_workers: int = Field(default=2, ge=1, le=64)
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod

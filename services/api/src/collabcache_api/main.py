@@ -126,11 +126,9 @@ def create_app(
 
 
 def run() -> None:
-    import uvicorn
-
-    from .server import server_config
+    from .server import serve, server_config
 
     settings = ApiSettings()
     configure_logging(TelemetrySettings(), SERVICE_NAME)
-    config = server_config(settings, "collabcache_api.main:create_app", factory=True)
-    uvicorn.Server(config).run()
+    factory = "collabcache_api.main:create_app"
+    serve(server_config(settings, factory, factory=True, workers=settings.api_workers))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from uvicorn import Config
+from uvicorn import Config, Server
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
 
 from collabcache_shared.settings import ApiSettings
 
@@ -25,8 +26,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     max_header_bytes = 16 * 1024
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self.max_header_bytes = getattr(config, "max_header_bytes", self.max_header_bytes)
         self._head_bytes = 0
         self._in_head = True
         self._tail = b""  # the last bytes of the head so far: its end may span two reads
@@ -61,22 +63,32 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def bounded_protocol(max_header_bytes: int) -> type[BoundedHttpToolsProtocol]:
-    return type(
-        "BoundedHttpToolsProtocol",
-        (BoundedHttpToolsProtocol,),
-        {"max_header_bytes": max_header_bytes},
-    )
+class ApiConfig(Config):
+    """uvicorn's configuration, which sets up the service's logging again in each worker
+    process it is sent to (uvicorn's own setup there knows nothing of it)."""
+
+    in_workers = False  # set once the configuration is about to be sent to workers
+    max_header_bytes = BoundedHttpToolsProtocol.max_header_bytes
+
+    def configure_logging(self) -> None:
+        super().configure_logging()
+        if self.in_workers:
+            from collabcache_shared.telemetry.logs import configure_logging
+            from collabcache_shared.telemetry.settings import TelemetrySettings
+
+            configure_logging(TelemetrySettings(), "collabcache-api")
 
 
-def server_config(settings: ApiSettings, app: Any, **options: Any) -> Config:
-    """The uvicorn configuration production runs (`app` an import string or an app)."""
+def server_config(settings: ApiSettings, app: Any, **options: Any) -> ApiConfig:
+    """The uvicorn configuration production runs (`app` an import string or an app). It
+    travels to worker processes pickled: the protocol is a module-level class, and its limit
+    travels on the configuration."""
     proxies = settings.forwarded_allow_ips
-    return Config(
+    config = ApiConfig(
         app,
         host=settings.api_host,
         port=settings.api_port,
-        http=bounded_protocol(settings.max_header_bytes),
+        http=BoundedHttpToolsProtocol,
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
         server_header=False,
@@ -84,3 +96,16 @@ def server_config(settings: ApiSettings, app: Any, **options: Any) -> Config:
         log_config=None,  # uvicorn's loggers propagate to the root handler configured
         **options,
     )
+    config.max_header_bytes = settings.max_header_bytes
+    return config
+
+
+def serve(config: ApiConfig) -> None:
+    """Serve `config` (README, "Running on more cores"): in this process, or in `workers`
+    processes sharing one listening socket; uvicorn's supervisor replaces a worker that dies
+    and stops them all on SIGINT/SIGTERM."""
+    if config.workers <= 1:
+        Server(config).run()
+        return
+    config.in_workers = True
+    Multiprocess(config, sockets=[config.bind_socket()]).run()

@@ -1,0 +1,99 @@
+"""The API as production runs it (`collabcache-api`) with `API_WORKERS=2` (README, "Running on
+more cores"): two worker processes share the port, each logs in the service's format, each
+keeps the bounded request head, and SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = pytest.mark.integration
+
+API = Path(sys.executable).parent / "collabcache-api"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def two_workers(database_url: str, servers: dict[str, str], tmp_path: Path) -> Iterator[tuple]:
+    port, log = _free_port(), tmp_path / "api.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": servers["redis"],
+        "REDIS_KEY_PREFIX": f"workers-{port}",
+        "API_PORT": str(port),
+        "API_WORKERS": "2",
+        "MAX_HEADER_BYTES": "2048",
+        "LOG_FORMAT": "json",
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(API)], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", process)
+        yield process, f"http://127.0.0.1:{port}", log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the API exited while starting"
+        try:
+            if httpx.get(url + "/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the API never answered /ready")
+
+
+def _starts_logged(log: Path) -> int:
+    """'api starting' lines in the service's own format (JSON lines), one per worker."""
+    lines = log.read_text().splitlines()
+    return sum(
+        line.startswith("{") and "api starting" in json.loads(line)["message"]
+        for line in lines
+        if line.startswith("{")
+    )
+
+
+def test_two_workers_share_the_port_log_alike_and_stop_together(two_workers: tuple) -> None:
+    process, url, log = two_workers
+    children = [  # multiprocessing's resource tracker is a child too
+        c for c in psutil.Process(process.pid).children() if "spawn_main" in " ".join(c.cmdline())
+    ]
+    assert len(children) == 2
+    deadline = time.monotonic() + 20
+    while _starts_logged(log) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _starts_logged(log) == 2, log.read_text()[-2000:]
+
+    with httpx.Client(base_url=url) as client:
+        assert client.get("/health").status_code == 200
+        # The head limit reached the workers with their configuration (pickled to them).
+        refused = client.get("/health", headers={"X-Long": "x" * 3000})
+        assert refused.status_code == 431
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+    assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
