@@ -59,7 +59,9 @@ class Stack:
             seconds = max(2, round(load.seconds))
             recorders = [
                 await processes.spawn(
-                    *_py_spy(app.process.pid, seconds, fmt, directory / f"ceiling-{name}.{suffix}"),
+                    *py_spy_command(
+                        app.process.pid, seconds, fmt, directory / f"ceiling-{name}.{suffix}"
+                    ),
                     stdout=asyncio.subprocess.DEVNULL,
                     stderr=asyncio.subprocess.DEVNULL,
                 )
@@ -70,7 +72,7 @@ class Stack:
                 await recorder.wait()
 
 
-def _py_spy(pid: int, seconds: int, fmt: str, output: Path) -> list[str]:
+def py_spy_command(pid: int, seconds: int, fmt: str, output: Path) -> list[str]:
     cmd = [PY_SPY, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250"]
     return [*cmd, "--nonblocking", "--threads", "--format", fmt, "-o", str(output)]
 
@@ -109,7 +111,7 @@ async def _cached_body(url: str, headers: dict[str, str]) -> bytes:
     raise RuntimeError(f"{url} never answered a HIT")
 
 
-def _env(database_url: str, redis_url: str, prefix: str) -> dict[str, str]:
+def api_env(database_url: str, redis_url: str, prefix: str) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
@@ -134,7 +136,7 @@ async def served_stack(seed_scale: str) -> AsyncIterator[Stack]:
         )
         owner, path = await _target(database)
         prefix = f"bench-ceiling-{uuid.uuid4().hex[:6]}"
-        env = _env(database, redis.url, prefix)
+        env = api_env(database, redis.url, prefix)
         bare_key = f"{prefix}:bare-payload"
         cached = UvicornApp("collabcache_api.main:create_app", env)
         bare = UvicornApp("bench.apps.bare_redis_get:create_app", {**env, "BARE_KEY": bare_key})

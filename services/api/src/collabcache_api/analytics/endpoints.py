@@ -39,7 +39,7 @@ async def organization_analytics(
     return await cache.read(
         ORGANIZATION_ANALYTICS,
         {"org_id": org_id},
-        cache.in_own_session(lambda own: service.organization_analytics(own, user_id, org_id)),
+        cache.in_own_session(lambda own: service.organization_analytics(own, org_id)),
     )
 
 

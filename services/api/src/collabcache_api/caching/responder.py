@@ -76,8 +76,10 @@ class CachedReads:
         async def load_body() -> bytes:
             return (await load()).model_dump_json().encode()
 
-        if cache is None:
+        if cache is None:  # the same checks, each from the database
             await self._user_loader()()
+            if standing is not None:
+                standing.check(await self._standing_loader(standing)())
             result = await CacheManager.uncached(load_body)
         else:
             own = [standing.slot(self.user_id)] if standing else []

@@ -39,7 +39,7 @@ async def list_comments(
     return await cache.read(
         STUDY_COMMENTS,
         {"study_id": study_id},
-        lambda: service.list_comments(session, user_id, study_id, page),
+        lambda: service.list_comments(session, study_id, page),
         page,
     )
 

@@ -29,9 +29,10 @@ def _acting_author(comment: Comment, user_id: uuid.UUID, standing: access.StudyA
 
 
 async def list_comments(
-    session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID, page: PageRequest
+    session: AsyncSession, study_id: uuid.UUID, page: PageRequest
 ) -> Page[CommentPublic]:
-    await access.study_access(session, study_id, user_id)
+    """The page itself: the caller's standing, checked before any load (README, "The hit
+    path"), is the access check."""
     rows = await repo.comments_of_study(session, study_id, page)
     items, cursor = page_of(rows, page, lambda r: (r[0].created_at, r[0].id))
     return Page(items=[_public(c, name) for c, name in items], next_cursor=cursor)

@@ -79,7 +79,7 @@ async def list_members(
     return await cache.read(
         ORGANIZATION_MEMBERS,
         {"org_id": org_id},
-        lambda: service.list_members(session, user_id, org_id, page),
+        lambda: service.list_members(session, org_id, page),
         page,
     )
 

@@ -75,9 +75,10 @@ async def rename_organization(
 
 
 async def list_members(
-    session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, page: PageRequest
+    session: AsyncSession, org_id: uuid.UUID, page: PageRequest
 ) -> Page[MemberPublic]:
-    await access.require_org_member(session, org_id, user_id)
+    """The page itself: the caller's standing, checked before any load (README, "The hit
+    path"), is the access check."""
     rows = await repo.members(session, org_id, page)
     items, cursor = page_of(rows, page, lambda r: (r[0].created_at, r[0].user_id))
     return Page(items=[_member_public(r) for r in items], next_cursor=cursor)

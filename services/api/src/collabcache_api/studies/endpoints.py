@@ -93,7 +93,7 @@ async def list_collaborators(
     return await cache.read(
         STUDY_COLLABORATORS,
         {"study_id": study_id},
-        lambda: service.list_collaborators(session, user_id, study_id, page),
+        lambda: service.list_collaborators(session, study_id, page),
         page,
     )
 
@@ -151,7 +151,7 @@ async def list_activity(
     return await cache.read(
         STUDY_ACTIVITY,
         {"study_id": study_id},
-        lambda: service.list_activity(session, user_id, study_id, page),
+        lambda: service.list_activity(session, study_id, page),
         page,
     )
 

@@ -84,9 +84,10 @@ async def update_study(
 
 
 async def list_collaborators(
-    session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID, page: PageRequest
+    session: AsyncSession, study_id: uuid.UUID, page: PageRequest
 ) -> Page[CollaboratorPublic]:
-    await access.study_access(session, study_id, user_id)
+    """The page itself: the caller's standing, checked before any load (README, "The hit
+    path"), is the access check."""
     rows = await repo.collaborators(session, study_id, page)
     items, cursor = page_of(rows, page, lambda r: (r[0].created_at, r[0].user_id))
     return Page(items=[_collaborator_public(r) for r in items], next_cursor=cursor)
@@ -170,9 +171,10 @@ async def _collaborator(
 
 
 async def list_activity(
-    session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID, page: PageRequest
+    session: AsyncSession, study_id: uuid.UUID, page: PageRequest
 ) -> Page[ActivityPublic]:
-    await access.study_access(session, study_id, user_id)
+    """The page itself: the caller's standing, checked before any load (README, "The hit
+    path"), is the access check."""
     rows = await repo.activity(session, study_id, page)
     items, cursor = page_of(rows, page, lambda r: (r[0].at, r[0].id))
     return Page(

@@ -39,7 +39,7 @@ async def list_teams(
     return await cache.read(
         ORGANIZATION_TEAMS,
         {"org_id": org_id},
-        lambda: service.list_teams(session, user_id, org_id, page),
+        lambda: service.list_teams(session, org_id, page),
         page,
     )
 

@@ -49,9 +49,10 @@ async def _managed_team(session: AsyncSession, user_id: uuid.UUID, team_id: uuid
 
 
 async def list_teams(
-    session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, page: PageRequest
+    session: AsyncSession, org_id: uuid.UUID, page: PageRequest
 ) -> Page[TeamPublic]:
-    await access.require_org_member(session, org_id, user_id)
+    """The page itself: the caller's standing, checked before any load (README, "The hit
+    path"), is the access check."""
     rows = await repo.teams_of_org(session, org_id, page)
     items, cursor = page_of(rows, page, lambda r: (r[0].created_at, r[0].id))
     return Page(items=[_team_public(t, n) for t, n in items], next_cursor=cursor)
