@@ -8,6 +8,7 @@ callers always get 401; what a caller may not see answers 404, never 403.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from collabcache_api.main import create_app
+from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
 from tests.integration.access_world import ALL_CALLERS, CALLERS, build_world, call
 from tests.integration.builders import Builder
 from tests.integration.state import changed_parts, snapshot
@@ -242,3 +245,35 @@ async def test_access(
     # Nothing any caller does in this organization touches another one.
     other_changed = changed_parts(other_before, await snapshot(db, world.other_org_id))
     assert [p for p in other_changed if p != "counts"] == []
+
+
+@pytest.fixture(scope="module")
+async def uncached_client(
+    api_settings: ApiSettings, redis_settings: RedisSettings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with `CACHE_ENABLED=false`: no cached standing guards its reads."""
+    application = create_app(api_settings, redis_settings, CacheSettings(enabled=False))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+
+
+READ_CASES = [
+    pytest.param(row, caller, id=f"{row.label} as {caller}")
+    for row in TABLE
+    if row.method == "GET"
+    for caller in ALL_CALLERS
+]
+
+
+@pytest.mark.parametrize(("row", "caller"), READ_CASES)
+async def test_reads_with_the_cache_off(
+    uncached_client: httpx.AsyncClient, build: Builder, row: Row, caller: str
+) -> None:
+    """The same answers from the database alone: a read's access check is the caller's
+    standing, loaded from the database when there is no cache to hold it."""
+    world = await build_world(build)
+    response = await call(uncached_client, world, caller, row.method, row.path, row.body)
+    assert response.status_code == row.expected(caller), response.text
+    assert response.headers.get("x-cache") in (None, "BYPASS")
