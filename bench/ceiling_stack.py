@@ -30,12 +30,16 @@ UVICORN_FLAGS = ["--loop", "uvloop", "--http", "httptools", "--workers", "1", "-
 PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
 
 
+@dataclass
 class UvicornApp(Service):
+    python: str = sys.executable  # another checkout's environment, to compare
+    cwd: Path = ROOT
+
     def launch(self) -> None:
-        cmd = [sys.executable, "-m", "uvicorn", self.factory, "--factory"]
+        cmd = [self.python, "-m", "uvicorn", self.factory, "--factory"]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         cmd += UVICORN_FLAGS
-        self.process = processes.popen(cmd, env={**os.environ, **self.env}, cwd=ROOT)
+        self.process = processes.popen(cmd, env={**os.environ, **self.env}, cwd=self.cwd)
 
 
 @dataclass

@@ -10,9 +10,13 @@ kind is sent by a few concurrent clients; its figure is the API process's CPU ti
 system) over the requests sent. Every answer is checked: hits must say `X-Cache: HIT`, misses
 `MISS`, writes 2xx.
 
-Usage: `uv run python -m bench.request_cpu [--requests N] [--py-spy DIR]` (py-spy's collapsed
-stacks per kind, for `python -m bench.top_frames`) (DATABASE_URL names
-the PostgreSQL server; a throwaway database is created and dropped).
+With `--baseline CHECKOUT`, a second API (that checkout's, run by its own `.venv`) is measured
+in the same run: the two take turns, round after round, so both see the machine's load alike
+and the ratio between them holds on a busy machine.
+
+Usage: `uv run python -m bench.request_cpu [--requests N] [--baseline DIR] [--py-spy DIR]`
+(DATABASE_URL names the PostgreSQL server; a throwaway database is created and dropped;
+`--py-spy`: py-spy's collapsed stacks per app and kind, for `python -m bench.top_frames`).
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +42,11 @@ from bench.ceiling_stack import UvicornApp, api_env, py_spy_command
 from bench.load.generator import Tokens, session
 from bench.load.profiles import BENCH_SEED
 from bench.load.workload import Call, Mix, snapshot
-from bench.pipeline_stack import PrivateRedis
+from bench.pipeline_stack import ROOT, PrivateRedis
 from bench.support import temporary_database
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ROUNDS = 4  # per kind, alternating between the apps
 CLIENTS = 8  # concurrent requests by default: the API is busy, as under load, not queueing
 KINDS = ("hit", "miss", "write")
 EXPECTED = {"hit": "HIT", "miss": "MISS"}
@@ -65,32 +73,25 @@ async def _send(client: aiohttp.ClientSession, tokens: Tokens, call: Call, kind:
 
 
 async def _measure(
-    api: UvicornApp, url: str, calls: list[Call], kind: str, clients: int
-) -> dict[str, Any]:
+    api: UvicornApp, calls: list[Call], kind: str, clients: int
+) -> tuple[float, Counter[str]]:
+    """CPU seconds the API spent answering `calls`, and their answers."""
     assert api.process is not None
     process = psutil.Process(api.process.pid)
     tokens, queue = Tokens(), list(reversed(calls))
     outcomes: Counter[str] = Counter()
-    async with session(url) as client:
+    for call in calls:  # tokens minted beforehand
+        tokens.header(call.user)
+    async with session(api.url) as client:
 
         async def worker() -> None:
             while queue:
                 outcomes[await _send(client, tokens, queue.pop(), kind)] += 1
 
-        for call in calls:  # tokens minted beforehand
-            tokens.header(call.user)
-        before, started = process.cpu_times(), time.perf_counter()
+        before = process.cpu_times()
         await asyncio.gather(*(worker() for _ in range(clients)))
-        after, wall = process.cpu_times(), time.perf_counter() - started
-    cpu = (after.user - before.user) + (after.system - before.system)
-    expected = EXPECTED.get(kind, "2xx")
-    return {
-        "requests": len(calls),
-        "cpu_us_per_request": round(1e6 * cpu / len(calls), 1),
-        "requests_per_s": round(len(calls) / wall, 1),
-        "outcomes": dict(outcomes),
-        "all_as_expected": set(outcomes) == {expected},
-    }
+        after = process.cpu_times()
+    return (after.user - before.user) + (after.system - before.system), outcomes
 
 
 async def _warm(url: str, calls: list[Call]) -> None:
@@ -101,7 +102,9 @@ async def _warm(url: str, calls: list[Call]) -> None:
                 await _send(client, tokens, call, "warm")
 
 
-async def main(requests: int, clients: int, py_spy: Path | None) -> dict[str, Any]:
+async def main(
+    requests: int, clients: int, baseline: Path | None, py_spy: Path | None
+) -> dict[str, Any]:
     admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     redis = PrivateRedis()
     redis.launch()
@@ -109,48 +112,96 @@ async def main(requests: int, clients: int, py_spy: Path | None) -> dict[str, An
         await redis.wait_ready()
         async with temporary_database(admin, BENCH_SEED) as database:
             mix = Mix(await snapshot(database), seed=2024)
-            env = api_env(database, redis.url, f"bench-cpu-{uuid.uuid4().hex[:6]}")
-            api = UvicornApp("collabcache_api.main:create_app", env)
-            await api.start("/ready")
+            apps = {"current": _app(database, redis.url, ROOT)}
+            if baseline is not None:
+                apps["baseline"] = _app(database, redis.url, baseline)
             try:
-                return await _kinds(api, mix, requests, clients, py_spy)
+                for app in apps.values():
+                    await app.start("/ready")
+                return await _kinds(apps, mix, requests, clients, py_spy)
             finally:
-                api.stop()
+                for app in apps.values():
+                    app.stop()
     finally:
         redis.stop()
 
 
+def _app(database: str, redis_url: str, checkout: Path) -> UvicornApp:
+    """The API of `checkout` (its own environment's Python), on its own key prefix."""
+    env = api_env(database, redis_url, f"bench-cpu-{uuid.uuid4().hex[:6]}")
+    python = str(checkout / ".venv" / "bin" / "python") if checkout != ROOT else sys.executable
+    return UvicornApp("collabcache_api.main:create_app", env, python=python, cwd=checkout)
+
+
 async def _kinds(
-    api: UvicornApp, mix: Mix, requests: int, clients: int, py_spy: Path | None
+    apps: dict[str, UvicornApp], mix: Mix, requests: int, clients: int, py_spy: Path | None
 ) -> dict[str, Any]:
     reads = _calls(mix, "hit", requests)
-    await _warm(api.url, reads[: CLIENTS * 4])  # imports, statement caches, pools
-    await _warm(api.url, reads)
-    figures: dict[str, Any] = {}
-    for kind in KINDS:
-        calls = _calls(mix, "write", requests // 4) if kind == "write" else reads
-        recorder = None
-        if py_spy is not None:
-            assert api.process is not None
-            await asyncio.to_thread(py_spy.mkdir, parents=True, exist_ok=True)
-            out = py_spy / f"request-cpu-{kind}.collapsed.txt"
-            args = py_spy_command(api.process.pid, 600, "raw", out)
-            recorder = await processes.spawn(*args)
-        figures[kind] = await _measure(api, api.url, calls, kind, clients)
-        if recorder is not None:
-            recorder.send_signal(2)  # SIGINT: py-spy writes what it has
-            await recorder.wait()
-    return {"clients": clients, "kinds": figures}
+    writes = _calls(mix, "write", requests // 4)
+    for app in apps.values():
+        await _warm(app.url, reads[: CLIENTS * 4])  # imports, statement caches, pools
+        await _warm(app.url, reads)
+    cpu: dict[tuple[str, str], float] = {}
+    answers: dict[tuple[str, str], Counter[str]] = {}
+    # A standing is never refreshed on request: GET .../permissions has no miss to force.
+    refreshable = [c for c in reads if not c.endpoint.endswith("/permissions")]
+    chosen = {"hit": reads, "miss": refreshable, "write": writes}
+    for kind in KINDS:  # every hit before the first write, which would turn some into misses
+        for round_ in range(ROUNDS):  # the apps take turns: both see the machine's load alike
+            share = chosen[kind][round_::ROUNDS]
+            for name, app in apps.items():
+                async with _recording(app, name, kind, py_spy, round_ == 0):
+                    used, outcomes = await _measure(app, share, kind, clients)
+                cpu[name, kind] = cpu.get((name, kind), 0.0) + used
+                answers.setdefault((name, kind), Counter()).update(outcomes)
+    figures = {
+        name: {
+            kind: {
+                "requests": sum(answers[name, kind].values()),
+                "cpu_us_per_request": round(
+                    1e6 * cpu[name, kind] / sum(answers[name, kind].values()), 1
+                ),
+                "outcomes": dict(answers[name, kind]),
+                "all_as_expected": set(answers[name, kind]) == {EXPECTED.get(kind, "2xx")},
+            }
+            for kind in KINDS
+        }
+        for name in apps
+    }
+    return {"clients": clients, "rounds": ROUNDS, "apps": figures}
+
+
+@asynccontextmanager
+async def _recording(
+    app: UvicornApp, name: str, kind: str, py_spy: Path | None, first: bool
+) -> AsyncIterator[None]:
+    """py-spy attached to `app` for the block (the first round only), when asked."""
+    if py_spy is None or not first:
+        yield
+        return
+    assert app.process is not None
+    await asyncio.to_thread(py_spy.mkdir, parents=True, exist_ok=True)
+    out = py_spy / f"request-cpu-{name}-{kind}.collapsed.txt"
+    recorder = await processes.spawn(*py_spy_command(app.process.pid, 600, "raw", out))
+    try:
+        yield
+    finally:
+        recorder.send_signal(2)  # SIGINT: py-spy writes what it has
+        await recorder.wait()
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = ["| request | CPU per request | req/s | answers |", "|---|---|---|---|"]
-    for kind, f in result["kinds"].items():
-        check = "" if f["all_as_expected"] else " **(not all as expected)**"
-        lines.append(
-            f"| {kind} | {f['cpu_us_per_request']} µs | {f['requests_per_s']} | "
-            f"{f['outcomes']}{check} |"
+    apps = result["apps"]
+    lines = ["| request | " + " | ".join(f"{n}: CPU per request" for n in apps) + " | answers |"]
+    lines.append("|---|" + "---|" * len(apps) + "---|")
+    for kind in KINDS:
+        cells = [f"{apps[n][kind]['cpu_us_per_request']} µs" for n in apps]
+        answers = "; ".join(
+            f"{n}: {apps[n][kind]['outcomes']}"
+            + ("" if apps[n][kind]["all_as_expected"] else " (not all as expected)")
+            for n in apps
         )
+        lines.append(f"| {kind} | " + " | ".join(cells) + f" | {answers} |")
     return "\n".join(lines)
 
 
@@ -158,9 +209,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=800, help="per kind (writes: a quarter)")
     parser.add_argument("--clients", type=int, default=CLIENTS, help="concurrent requests")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout (with its .venv) measured alongside"
+    )
     parser.add_argument("--py-spy", type=Path, help="record the API per kind with py-spy here")
     args = parser.parse_args()
-    outcome = asyncio.run(main(args.requests, args.clients, args.py_spy))
+    outcome = asyncio.run(main(args.requests, args.clients, args.baseline, args.py_spy))
     print(report(outcome))
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")

@@ -24,7 +24,7 @@ from collabcache_shared.events import CACHE_EVENTS_STREAM
 from collabcache_shared.settings import ApiSettings, CacheSettings, OutboxSettings, RedisSettings
 from collabcache_shared.telemetry import tracing
 
-from .db import make_engine, make_sessionmaker
+from .db import make_engine, make_sessionmaker, read_only
 from .outbox.relay import OutboxRelay, build_relay
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ class Container:
     cache_settings: CacheSettings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # For reads (GET, HEAD, OPTIONS): autocommit, no BEGIN and COMMIT round trips.
+    read_sessions: async_sessionmaker[AsyncSession]
     redis: AnyRedis
     keyspace: KeySpace
     cache: CacheManager | None  # None when the cache is switched off (CACHE_ENABLED=false)
@@ -115,6 +117,7 @@ def build_container(
         cache_settings=cache_settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
+        read_sessions=make_sessionmaker(read_only(engine)),
         redis=redis,
         keyspace=keyspace,
         cache=cache,

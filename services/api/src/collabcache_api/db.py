@@ -32,6 +32,13 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
     )
 
 
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The engine (same pool) in autocommit: each statement runs on its own, as it would in a
+    READ COMMITTED transaction (PostgreSQL's default: a snapshot per statement), without the
+    BEGIN and COMMIT round trips a read has no use for."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 

@@ -43,9 +43,12 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
 async def get_session(container: ContainerDep, request: Request) -> AsyncIterator[AsyncSession]:
-    writes = request.method not in SAFE_METHODS
+    if request.method in SAFE_METHODS:  # a read: no transaction to commit, no cache to fence
+        async with container.read_sessions() as session:
+            yield session
+        return
     traceparent = request.headers.get("traceparent")
-    async with request_transaction(container, writes=writes, traceparent=traceparent) as session:
+    async with request_transaction(container, writes=True, traceparent=traceparent) as session:
         yield session
 
 
