@@ -2,8 +2,8 @@
 
 The renderer is kubectl's own kustomize (`kubectl kustomize`), the one operators run: a
 reimplementation in Python could render differently from it. kubectl is part of this project's
-machines (the `kubectl` Debian package of the Google Cloud SDK); where it is missing, the tests
-that need a rendering are skipped, saying so.
+machines (the Google Cloud SDK's apt package `kubectl`); where it is missing, the tests that
+need a rendering are skipped, saying so.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ SERVICES = ("api", "invalidator", "metrics")
 PARTS = ("shared", "migrate", *SERVICES)
 NAME_LABEL = "app.kubernetes.io/name"
 NO_KUBECTL = (
-    "kubectl is not on PATH: deploy/k8s is rendered with kubectl's kustomize (Debian package "
-    "`kubectl`, or the Google Cloud SDK's); install it to run the Kubernetes manifest checks"
+    "kubectl is not on PATH: deploy/k8s is rendered with kubectl's own kustomize (the apt "
+    "package `kubectl` of the Google Cloud SDK, or any kubectl with kustomize v5); install it "
+    "to run the Kubernetes manifest checks"
 )
 
 Resource = dict[str, Any]
