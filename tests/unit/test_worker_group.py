@@ -7,12 +7,10 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
-from faststream import AckPolicy
-from faststream.redis import StreamSub
 from faststream.redis.annotations import RedisBatchStreamMessage
 from redis.asyncio import Redis
 
-from collabcache_shared.streams.broker import dispatch_to, dispatching_broker
+from collabcache_shared.streams.broker import batch_subscriber, dispatch_to, dispatching_broker
 from collabcache_shared.streams.group import Entry, GroupStream
 from collabcache_shared.streams.names import GroupNames
 
@@ -145,10 +143,7 @@ async def test_the_dispatching_broker_hands_batches_to_its_subscriber_and_never_
     own start would have created the group at `$` and read the stream itself."""
     stream = group.names.stream
     broker = dispatching_broker(servers["redis"], cluster=False)
-    subscriber = broker.subscriber(
-        stream=StreamSub(stream, group="workers", consumer="me", batch=True),
-        ack_policy=AckPolicy.MANUAL,
-    )
+    subscriber = batch_subscriber(broker, group.names, 10)
     received: list[Sequence[object]] = []
 
     @subscriber

@@ -9,8 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from faststream import AckPolicy
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import RedisBroker
 from faststream.redis.subscriber.usecases.stream_subscriber import StreamBatchSubscriber
 from opentelemetry.trace import TracerProvider
 
@@ -19,7 +18,7 @@ from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.cache.store import AnyRedis, EntryStore
 from collabcache_shared.events import INVALIDATION_EVENTS_STREAM, DomainEvent
 from collabcache_shared.settings import InvalidatorSettings, RedisSettings
-from collabcache_shared.streams.broker import dispatch_to, dispatching_broker
+from collabcache_shared.streams.broker import batch_subscriber, dispatch_to, dispatching_broker
 from collabcache_shared.streams.names import GroupNames, unique_consumer_name
 from collabcache_shared.streams.worker import Consumed, Consuming, StreamWorker
 from collabcache_shared.telemetry import tracing as telemetry
@@ -71,16 +70,10 @@ def subscribe(
 ) -> StreamBatchSubscriber:
     """The domain-events subscriber, a batch (up to `batch_size` entries) per read, each entry
     decoded on its own; `apply` settles every entry (acknowledgement is manual)."""
-    subscriber = broker.subscriber(
-        stream=StreamSub(
-            names.stream,
-            group=names.group,
-            consumer=names.consumer,
-            batch=True,
-            max_records=batch_size,
-        ),
-        ack_policy=AckPolicy.MANUAL,
-        no_reply=True,
+    subscriber = batch_subscriber(
+        broker,
+        names,
+        batch_size,
         parser=batch_parser(broker.message_format),
         decoder=valid_events,
         title="invalidate-cache",

@@ -10,8 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from faststream import AckPolicy
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import RedisBroker
 from faststream.redis.annotations import RedisBatchStreamMessage
 from faststream.redis.message import FAKE_CONSUMER
 from faststream.redis.message import RedisBatchStreamMessage as RedisBatchMessage
@@ -27,7 +26,7 @@ from collabcache_shared.metrics.layout import AggregateKeys
 from collabcache_shared.metrics.reader import AggregateReader
 from collabcache_shared.metrics.writer import AggregateWriter
 from collabcache_shared.settings import MetricsSettings, RedisSettings
-from collabcache_shared.streams.broker import dispatch_to, dispatching_broker
+from collabcache_shared.streams.broker import batch_subscriber, dispatch_to, dispatching_broker
 from collabcache_shared.streams.group import GroupStream
 from collabcache_shared.streams.names import GroupNames, unique_consumer_name
 from collabcache_shared.streams.worker import Consumed, Consuming, StreamWorker
@@ -105,16 +104,10 @@ def subscribe(
     """A batch subscriber: each batch the worker hands on is one `consume` (manual
     acknowledgement: the XACK is part of the batch's transaction)."""
     kind = consumer.source.kind
-    subscriber = broker.subscriber(
-        stream=StreamSub(
-            names.stream,
-            group=names.group,
-            consumer=names.consumer,
-            batch=True,
-            max_records=batch_size,
-        ),
-        ack_policy=AckPolicy.MANUAL,
-        no_reply=True,
+    subscriber = batch_subscriber(
+        broker,
+        names,
+        batch_size,
         parser=raw_batch,
         decoder=no_body,
         title=f"aggregate-{kind.replace('_', '-')}",

@@ -16,12 +16,15 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from faststream import AckPolicy
 from faststream._internal.endpoint.subscriber import SubscriberUsecase
-from faststream.redis import RedisBroker, RedisClusterBroker
+from faststream.redis import RedisBroker, RedisClusterBroker, StreamSub
 from faststream.redis.message import BatchStreamMessage
+from faststream.redis.subscriber.usecases.stream_subscriber import StreamBatchSubscriber
 
 from ..telemetry.logs import BROKER_LOGGER
 from .group import Entry
+from .names import GroupNames
 from .reader import Handle
 
 
@@ -59,6 +62,28 @@ def dispatching_broker(url: str, *, cluster: bool, **options: Any) -> RedisBroke
 
 
 waiting_broker = dispatching_broker  # its earlier name, which tests/unit/test_log_output.py uses
+
+
+def batch_subscriber(
+    broker: RedisBroker, names: GroupNames, batch_size: int, **options: Any
+) -> StreamBatchSubscriber:
+    """A group's batch subscriber, declared for the AsyncAPI document and for `dispatch_to`:
+    the handler settles each entry itself (manual acknowledgement) and answers nothing.
+    `options`: its parser, decoder, title and description."""
+    subscriber = broker.subscriber(
+        stream=StreamSub(
+            names.stream,
+            group=names.group,
+            consumer=names.consumer,
+            batch=True,
+            max_records=batch_size,
+        ),
+        ack_policy=AckPolicy.MANUAL,
+        no_reply=True,
+        **options,
+    )
+    assert isinstance(subscriber, StreamBatchSubscriber)
+    return subscriber
 
 
 def dispatch_to(subscriber: SubscriberUsecase[Any], stream: str) -> Handle:
