@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from collabcache_invalidator.streams import Fields
 from collabcache_shared.cache.keys import CacheKey
 from collabcache_shared.events import (
     CollaborationChanged,
@@ -18,6 +17,7 @@ from collabcache_shared.events import (
     TeamChanged,
     TeamMembershipChanged,
 )
+from collabcache_shared.streams.group import Fields
 
 
 def ids(n: int) -> list[uuid.UUID]:

@@ -48,7 +48,7 @@ def as_json(events: Sequence[DomainEvent]) -> list[object]:
 
 @asynccontextmanager
 async def running(invalidator: Invalidator) -> AsyncIterator[AsgiFastStream]:
-    """The service's whole lifecycle (hooks, broker, claim loop), started and stopped."""
+    """The service's whole lifecycle (hooks, broker, stream worker), started and stopped."""
     app = app_of(invalidator)
     async with TestApp(app):
         yield app

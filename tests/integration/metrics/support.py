@@ -47,7 +47,7 @@ async def publish(redis: Redis, stream: str, events: Sequence[Any], chunk: int =
 
 @asynccontextmanager
 async def running(service: MetricsService) -> AsyncIterator[Any]:
-    """The service's whole lifecycle (hooks, broker, claim loop), started and stopped."""
+    """The service's whole lifecycle (hooks, broker, stream worker), started and stopped."""
     app = app_of(service)
     async with TestApp(app):
         yield app

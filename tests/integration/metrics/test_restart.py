@@ -10,7 +10,6 @@ from redis.asyncio import Redis
 
 from collabcache_metrics.bootstrap import build
 from collabcache_metrics.consumer import fold_cache_entries
-from collabcache_metrics.streams import GroupStream, StreamNames
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.events import CACHE_EVENTS_STREAM, METRICS_GROUP
 from collabcache_shared.metrics.layout import AggregateKeys
@@ -109,9 +108,9 @@ async def test_a_batch_read_too_long_ago_is_left_pending_for_a_claim(
 async def test_after_the_stream_and_its_group_are_lost_the_service_recreates_them_and_goes_on(
     settings_under: RedisSettings, keyspace: KeySpace, redis: Redis
 ) -> None:
-    """A Redis restarted without its data loses the stream and the group: FastStream's
-    subscriber stops for good on NOGROUP; the claim loop recreates the group from the stream's
-    start and restarts the subscriber, so what is published afterwards is counted."""
+    """A Redis restarted without its data loses the stream and the group: the worker's reader
+    creates the group again from the stream's start, so what is published afterwards is
+    counted."""
     stream = keyspace.stream(CACHE_EVENTS_STREAM)
     before, after = steady_events(200), steady_events(300)
     service = build(settings_under, FAST)
@@ -133,8 +132,9 @@ async def test_after_the_stream_and_its_group_are_lost_the_service_recreates_the
 async def test_entries_a_stopping_consumer_read_and_never_applied_are_applied_before_it_leaves(
     settings_under: RedisSettings, keyspace: KeySpace, redis: Redis
 ) -> None:
-    """A read answered just as FastStream cancelled it leaves entries pending to this consumer:
-    at shutdown it applies them itself (no wait for another replica's claim) and leaves."""
+    """Entries pending to this consumer (a batch whose transaction failed, or a read an earlier
+    run with its name was cut off from): at shutdown it applies them itself (no wait for
+    another replica's claim) and leaves."""
     stream = keyspace.stream(CACHE_EVENTS_STREAM)
     await publish(redis, stream, steady_events(250))
     await redis.xgroup_create(stream, METRICS_GROUP, id="0", mkstream=True)
@@ -156,23 +156,3 @@ async def test_entries_a_stopping_consumer_read_and_never_applied_are_applied_be
     snapshot = await AggregateReader(redis, keyspace).snapshot(totals=True)
     assert snapshot.totals is not None and snapshot.totals.overall.requests == 249
     assert await redis.xinfo_consumers(stream, METRICS_GROUP) == []
-
-
-async def test_reading_its_own_pending_entries_acknowledges_trimmed_ones_and_goes_on(
-    keyspace: KeySpace, redis: Redis
-) -> None:
-    """A whole batch of its own pending list may be trimmed from the stream: those entries are
-    acknowledged and the next ones read, so an empty batch means nothing is left."""
-    names = StreamNames.cache_events(keyspace, "stopping")
-    await publish(redis, names.stream, steady_events(150))
-    await redis.xgroup_create(names.stream, METRICS_GROUP, id="0")
-    read = await redis.xreadgroup(METRICS_GROUP, "stopping", {names.stream: ">"}, count=150)
-    await redis.xtrim(names.stream, minid=read[0][1][120][0], approximate=False)
-    own = GroupStream(redis, names)
-
-    batch = await own.own_pending(count=100)
-
-    assert batch.ids == [i for i, _ in read[0][1][120:]]
-    assert (await redis.xpending(names.stream, METRICS_GROUP))["pending"] == 30
-    await redis.xack(names.stream, METRICS_GROUP, *batch.ids)
-    assert (await own.own_pending(count=100)).ids == []

@@ -68,7 +68,7 @@ class BatchApplier:
             counts = await apply_batch([_event(d) for d in deliveries], self.store, _ms(started))
         except (RedisConnectionError, RedisTimeoutError) as exc:
             # Redis is away or slow: one by one would only fail (or crawl) 500 times over.
-            # The whole batch stays pending, for this consumer's next read or the claim loop.
+            # The whole batch stays pending, for the worker's claim rounds.
             for index in range(len(deliveries)):
                 tracing.failed(_span(spans, index), exc)
             raise

@@ -1,17 +1,15 @@
-"""The composition root: settings, the Redis client, the entry store, the broker and its one
-(batch) subscriber, the settlement middleware, the claim loop and tracing, wired once.
-Building connects to nothing; the application's lifespan starts and stops what needs it.
+"""The composition root: settings, the Redis client, the entry store, the group, the broker
+and its one (batch) subscriber, the settlement middleware, the stream worker and tracing, wired
+once. Building connects to nothing; the application's lifespan starts and stops what needs it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from faststream import AckPolicy
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import RedisBroker
 from faststream.redis.subscriber.usecases.stream_subscriber import StreamBatchSubscriber
 from opentelemetry.trace import TracerProvider
 
@@ -20,18 +18,18 @@ from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.cache.store import AnyRedis, EntryStore
 from collabcache_shared.events import INVALIDATION_EVENTS_STREAM, DomainEvent
 from collabcache_shared.settings import InvalidatorSettings, RedisSettings
-from collabcache_shared.streams.broker import waiting_broker
-from collabcache_shared.streams.groups import leave_group, reading_tasks, reads_ended
+from collabcache_shared.streams.broker import batch_subscriber, dispatch_to, dispatching_broker
+from collabcache_shared.streams.names import GroupNames, unique_consumer_name
+from collabcache_shared.streams.worker import Consumed, Consuming, StreamWorker
 from collabcache_shared.telemetry import tracing as telemetry
 
 from .batches import BatchApplier
-from .claims import ClaimLoop, redeliver_to, resume_consuming
 from .decoding import EventBatch, batch_parser, valid_events
 from .handlers import Invalidates
 from .metrics import InvalidatorMetrics
 from .reports import AppliedReports
 from .settlement import Settlement
-from .streams import EventStream, StreamNames, unique_consumer_name
+from .streams import EventStream, names_under
 from .tracing import EventTracing
 
 log = logging.getLogger("collabcache_invalidator")
@@ -51,7 +49,7 @@ class Invalidator:
     """Everything the service is made of, for the application and for tests."""
 
     settings: InvalidatorSettings
-    names: StreamNames
+    names: GroupNames
     redis: AnyRedis
     store: Invalidates
     stream: EventStream
@@ -59,48 +57,23 @@ class Invalidator:
     settlement: Settlement
     broker: RedisBroker
     subscriber: StreamBatchSubscriber
-    claims: ClaimLoop
+    worker: StreamWorker
     reports: AppliedReports | None = None  # for the metrics service (None: switched off)
-    reading: list[asyncio.Task[Any]] = field(default_factory=list)
-
-    async def start_claims(self) -> None:
-        self.claims.start()
-
-    async def stop_claims(self) -> None:
-        """Before the broker stops: the claim loop ends, and the subscriber's reading tasks
-        are noted (FastStream cancels them without waiting for them to end)."""
-        await self.claims.stop()
-        self.reading[:] = reading_tasks([self.subscriber])
 
     async def close(self) -> None:
-        """Once no read of ours can reach Redis any more, leave the group (unless entries are
-        still pending to this consumer: another replica claims them), then disconnect."""
-        await reads_ended(self.reading)
-        if self.reading:  # it consumed: the group exists
-            try:
-                await leave_group(
-                    self.redis, self.names.stream, self.names.group, self.names.consumer
-                )
-            except Exception:
-                log.warning("could not leave the group", exc_info=True)
+        """After the worker stopped (and left its group): disconnect."""
         await self.redis.aclose()
 
 
 def subscribe(
-    broker: RedisBroker, names: StreamNames, apply: BatchApplier, batch_size: int
+    broker: RedisBroker, names: GroupNames, apply: BatchApplier, batch_size: int
 ) -> StreamBatchSubscriber:
     """The domain-events subscriber, a batch (up to `batch_size` entries) per read, each entry
     decoded on its own; `apply` settles every entry (acknowledgement is manual)."""
-    subscriber = broker.subscriber(
-        stream=StreamSub(
-            names.stream,
-            group=names.group,
-            consumer=names.consumer,
-            batch=True,
-            max_records=batch_size,
-        ),
-        ack_policy=AckPolicy.MANUAL,
-        no_reply=True,
+    subscriber = batch_subscriber(
+        broker,
+        names,
+        batch_size,
         parser=batch_parser(broker.message_format),
         decoder=valid_events,
         title="invalidate-cache",
@@ -147,7 +120,7 @@ def build(
     redis_settings = redis_settings or RedisSettings()
     settings = settings or InvalidatorSettings()
     keyspace = KeySpace(prefix=redis_settings.key_prefix)
-    names = StreamNames.under(keyspace, consumer or unique_consumer_name())
+    names = names_under(keyspace, consumer or unique_consumer_name())
     redis = _redis_for_invalidator(redis_settings, settings)
     telemetry.instrument_redis(redis, tracer_provider)  # its spans join the batch's trace
     store = store or EntryStore(redis, keyspace)
@@ -159,10 +132,9 @@ def build(
         )
     stream = EventStream(redis, names, settings.dead_letter_maxlen, reports)
     settlement = Settlement(stream, settings.max_deliveries, metrics)
-    broker = waiting_broker(
+    broker = dispatching_broker(
         redis_settings.dsn,
         cluster=redis_settings.cluster,
-        prepare=stream.ensure_group,
         middlewares=_middlewares(settlement, tracer_provider),
         graceful_timeout=5.0,
         log_level=logging.DEBUG,  # one line per message at INFO would be most of the work
@@ -176,15 +148,22 @@ def build(
         report=reports.record if reports else None,
     )
     subscriber = subscribe(broker, names, apply, settings.batch_size)
-    claims = ClaimLoop(
-        stream,
-        settlement,
-        redeliver_to(subscriber, names.stream),
-        metrics,
-        min_idle_ms=settings.claim_idle_ms,
-        interval_seconds=settings.claim_interval_seconds,
-        batch_size=settings.batch_size,
-        resume=resume_consuming(stream, subscriber),
+    worker = StreamWorker(
+        "invalidator",
+        [
+            Consumed(
+                stream,
+                dispatch_to(subscriber, names.stream),
+                abandon=settlement.abandon,
+                claimed=metrics.claimed.inc,
+            )
+        ],
+        Consuming(
+            batch_size=settings.batch_size,
+            claim_idle_ms=settings.claim_idle_ms,
+            claim_interval_seconds=settings.claim_interval_seconds,
+            max_deliveries=settings.max_deliveries,
+        ),
     )
     return Invalidator(
         settings,
@@ -196,6 +175,6 @@ def build(
         settlement,
         broker,
         subscriber,
-        claims,
+        worker,
         reports,
     )

@@ -23,9 +23,9 @@ from faststream.redis.message import FAKE_CONSUMER, RedisBatchStreamMessage
 from faststream.redis.parser import BinaryMessageFormatV1, MessageFormat
 
 from collabcache_shared.events import DomainEvent
+from collabcache_shared.streams.group import Fields
 
 from .settlement import NOT_AN_EVENT, UndecodableEntry
-from .streams import Fields
 
 DATA_FIELD = b"__data__"  # FastStream's envelope field on a stream entry
 # FastStream's binary envelope: magic, version 1 (>H), headers' offset and body's offset (>I

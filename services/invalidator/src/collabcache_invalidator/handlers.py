@@ -1,5 +1,5 @@
 """What the invalidator does with domain events: plain functions of the events and their
-dependencies, so they run the same under FastStream, in the claim loop and in a test.
+dependencies, so they run the same for read and claimed batches and in a test.
 """
 
 from __future__ import annotations

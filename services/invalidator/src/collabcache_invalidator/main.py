@@ -1,8 +1,8 @@
 """The invalidator's entrypoint: `create_app()` for ASGI servers, `run()` for the console script.
 
-A FastStream application on Redis served over HTTP: `/health` answers while the process runs,
-`/ready` only while the broker reaches Redis, `/metrics` in the Prometheus text format. The
-stream consumer and the claim loop are wired in `bootstrap`. Every response carries the
+The kit's worker application (`collabcache_shared.streams.app`) served over HTTP: `/health`
+answers while the process runs, `/ready` only while the broker reaches Redis, `/metrics` in the
+Prometheus text format. The stream worker is wired in `bootstrap`. Every response carries the
 security headers (README, "Security").
 """
 
@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.handlers import GetHandler
-from faststream.asgi.types import Receive, Scope, Send
 from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 
-from collabcache_shared.security_headers import SecurityHeaders
 from collabcache_shared.settings import InvalidatorSettings, RedisSettings
-from collabcache_shared.streams.health import liveness_route, readiness_route
+from collabcache_shared.streams.app import WorkerApp
 from collabcache_shared.telemetry import tracing
 from collabcache_shared.telemetry.logs import configure_logging
 from collabcache_shared.telemetry.settings import TelemetrySettings
@@ -59,40 +56,16 @@ def specification() -> AsyncAPI:
     )
 
 
-class InvalidatorApp(AsgiFastStream):
-    """An AsgiFastStream whose every response carries the security headers."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._secured = SecurityHeaders(super().__call__)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._secured(scope, receive, send)
-
-
-def app_of(
-    invalidator: Invalidator, *, tracer_provider: TracerProvider | None = None
-) -> AsgiFastStream:
-    """The application around a wired invalidator: the claim loop runs once the broker has
-    started (Redis answered, the group exists) and stops before the broker does. A
-    `tracer_provider` given here is the app's: shut down (its last spans sent) at the end."""
-
-    async def close() -> None:
-        await invalidator.close()
-        if tracer_provider is not None:
-            await asyncio.to_thread(tracing.shutdown, tracer_provider)
-
-    return InvalidatorApp(
+def app_of(invalidator: Invalidator, *, tracer_provider: TracerProvider | None = None) -> WorkerApp:
+    """The application around a wired invalidator. A `tracer_provider` given here is the
+    app's: shut down (its last spans sent) at the end."""
+    return WorkerApp.around(
         invalidator.broker,
-        asgi_routes=[
-            ("/health", liveness_route()),
-            ("/ready", readiness_route(invalidator.broker)),
-            ("/metrics", metrics_route(invalidator)),
-        ],
-        after_startup=[invalidator.start_claims],
-        on_shutdown=[invalidator.stop_claims],
-        after_shutdown=[close],
+        invalidator.worker,
+        routes=[("/metrics", metrics_route(invalidator))],
         specification=specification(),
+        close=invalidator.close,
+        tracer_provider=tracer_provider,
     )
 
 

@@ -10,8 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from collabcache_shared.events import DomainEvent
-
-from .streams import GroupState
+from collabcache_shared.streams.group import GroupState
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # From a few milliseconds (the usual case) to the claim idle time and beyond (a recovery).

@@ -1,16 +1,18 @@
 """How each delivery ends: acknowledged, left pending for a retry, or dead-lettered.
 
 The subscriber (`AckPolicy.MANUAL`) settles each entry of a batch through `Settlement`
-(`batches.BatchApplier`), whether read by the subscriber or handed over by the claim loop:
+(`batches.BatchApplier`), whether the stream worker read it or claimed it:
 
 - handled: XACK, only once its entries are deleted (a batch's entries in one XACK);
 - not a valid DomainEvent: dead-lettered at once (retrying cannot fix it), then acknowledged;
-- failed: left pending; the claim loop redelivers it once it has been idle for the claim idle
-  time; the delivery that fails for the `max_deliveries`-th time dead-letters it instead.
+- failed: left pending; the worker's claim rounds hand it on again once it has been idle for
+  the claim idle time; the delivery that fails for the `max_deliveries`-th time dead-letters
+  it instead.
 
 `Settlement` is also a FastStream middleware: a batch whose handling failed past all that
-(its acknowledgement, say) is logged, and its entries stay pending for the claim loop, which
-dead-letters an entry delivered more than `max_deliveries` times without trying it again.
+(its acknowledgement, say) is logged, and its entries stay pending for the claim rounds, which
+abandon an entry delivered more than `max_deliveries` times: `abandon` dead-letters it without
+trying it again.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from typing import Any, Protocol
 from faststream import BaseMiddleware
 from pydantic import ValidationError
 
+from collabcache_shared.streams.group import Entry, Fields
+
 from .metrics import InvalidatorMetrics
-from .streams import Claimed, Fields
 
 log = logging.getLogger("collabcache_invalidator")
 
@@ -91,7 +94,7 @@ class Settlement:
             exc_info=exc,
         )
 
-    async def abandon(self, entry: Claimed) -> None:
+    async def abandon(self, entry: Entry) -> None:
         """An entry delivered more than `max_deliveries` times whose consumers never settled
         it (each died handling it): dead-lettered without trying once more."""
         error = f"delivered {entry.deliveries} times without being settled"

@@ -1,18 +1,16 @@
 """The composition root: settings, the Redis client, the aggregate writers and reader, the
-broker and its two batch subscribers (cache events, invalidations), the claim loop and the
+broker and its two batch subscribers (cache events, invalidations), the stream worker and the
 snapshot cache, wired once. Building connects to nothing; the application's lifespan starts
 and stops what needs it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from faststream import AckPolicy
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import RedisBroker
 from faststream.redis.annotations import RedisBatchStreamMessage
 from faststream.redis.message import FAKE_CONSUMER
 from faststream.redis.message import RedisBatchStreamMessage as RedisBatchMessage
@@ -23,18 +21,23 @@ from prometheus_client import CollectorRegistry
 from collabcache_shared.cache.client import make_redis
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.cache.store import AnyRedis
+from collabcache_shared.events import METRICS_GROUP
 from collabcache_shared.metrics.layout import AggregateKeys
 from collabcache_shared.metrics.reader import AggregateReader
 from collabcache_shared.metrics.writer import AggregateWriter
 from collabcache_shared.settings import MetricsSettings, RedisSettings
-from collabcache_shared.streams.broker import waiting_broker
-from collabcache_shared.streams.groups import reading_tasks, reads_ended
+from collabcache_shared.streams.broker import batch_subscriber, dispatch_to, dispatching_broker
+from collabcache_shared.streams.group import GroupStream
+from collabcache_shared.streams.names import GroupNames, unique_consumer_name
+from collabcache_shared.streams.worker import Consumed, Consuming, StreamWorker
 from collabcache_shared.telemetry import tracing
 
-from .claims import ClaimLoop, Watched, resume_consuming
 from .consumer import (
+    CACHE_EVENTS,
+    INVALIDATIONS,
     BatchConsumer,
     Folder,
+    Source,
     batch_of,
     fold_cache_entries,
     fold_invalidation_entries,
@@ -42,19 +45,22 @@ from .consumer import (
 from .prometheus import AggregateCollector
 from .service_metrics import ServiceMetrics
 from .snapshots import Snapshots
-from .streams import GroupStream, StreamNames, unique_consumer_name
 
 log = logging.getLogger("collabcache_metrics")
 GRACEFUL_SECONDS = 5.0  # a batch being applied at shutdown is given this long to finish
+FOLDED: list[tuple[Source, Folder]] = [
+    (CACHE_EVENTS, fold_cache_entries),
+    (INVALIDATIONS, fold_invalidation_entries),
+]
 
 DESCRIPTIONS = {
-    "cache_events": (
+    CACHE_EVENTS.kind: (
         "Every cache lookup the API made (`CacheEvent`: endpoint template, family, outcome, "
         "latency, size), folded in batches into per-second, per-minute and all-time aggregates "
         "in Redis; each batch is applied and acknowledged in one MULTI/EXEC. Consumer group "
         "`metrics`; batches a dead consumer left pending are claimed after the claim idle time."
     ),
-    "invalidations": (
+    INVALIDATIONS.kind: (
         "Every domain event the invalidator applied (`InvalidationApplied`: event type, keys, "
         "lag), folded like the cache events into invalidation counts and a lag histogram."
     ),
@@ -67,7 +73,7 @@ class MetricsService:
 
     settings: MetricsSettings
     redis: AnyRedis
-    streams: list[GroupStream]
+    groups: list[GroupStream]
     consumers: list[BatchConsumer]
     reader: AggregateReader
     snapshots: Snapshots
@@ -75,38 +81,11 @@ class MetricsService:
     metrics: ServiceMetrics
     broker: RedisBroker
     subscribers: list[StreamBatchSubscriber]
-    claims: ClaimLoop
-    reading: list[asyncio.Task[Any]] = field(default_factory=list)
-
-    async def start_claims(self) -> None:
-        self.claims.start()
-
-    async def stop_claims(self) -> None:
-        """Before the broker stops: the claim loop ends, and the subscribers' reading tasks
-        are noted (FastStream cancels them without waiting for them to end)."""
-        await self.claims.stop()
-        self.reading[:] = reading_tasks(self.subscribers)
+    worker: StreamWorker
 
     async def close(self) -> None:
-        """Once no read of ours can reach Redis any more (a read still in flight would put
-        this consumer back in the group), apply what this consumer read and never applied,
-        leave the groups (when nothing is pending for it, and only if it ever consumed), then
-        disconnect."""
-        await reads_ended(self.reading)
-        if self.claims.started:
-            await self._leave_groups()
+        """After the worker stopped (what it read applied, its groups left): disconnect."""
         await self.redis.aclose()
-
-    async def _leave_groups(self) -> None:
-        try:
-            await self.claims.apply_own_pending()
-        except Exception:
-            log.warning("could not apply this consumer's pending entries", exc_info=True)
-        for stream in self.streams:
-            try:
-                await stream.leave()
-            except Exception:
-                log.warning("could not leave %s's group", stream.names.kind, exc_info=True)
 
 
 async def raw_batch(message: Any) -> RedisBatchMessage:
@@ -120,25 +99,19 @@ async def no_body(message: Any) -> None:
 
 
 def subscribe(
-    broker: RedisBroker, consumer: BatchConsumer, batch_size: int
+    broker: RedisBroker, names: GroupNames, consumer: BatchConsumer, batch_size: int
 ) -> StreamBatchSubscriber:
-    """A batch subscriber: each XREADGROUP's entries are one `consume` (manual acknowledgement:
-    the XACK is part of the batch's transaction)."""
-    names = consumer.names
-    subscriber = broker.subscriber(
-        stream=StreamSub(
-            names.stream,
-            group=names.group,
-            consumer=names.consumer,
-            batch=True,
-            max_records=batch_size,
-        ),
-        ack_policy=AckPolicy.MANUAL,
-        no_reply=True,
+    """A batch subscriber: each batch the worker hands on is one `consume` (manual
+    acknowledgement: the XACK is part of the batch's transaction)."""
+    kind = consumer.source.kind
+    subscriber = batch_subscriber(
+        broker,
+        names,
+        batch_size,
         parser=raw_batch,
         decoder=no_body,
-        title=f"aggregate-{names.kind.replace('_', '-')}",
-        description=DESCRIPTIONS[names.kind],
+        title=f"aggregate-{kind.replace('_', '-')}",
+        description=DESCRIPTIONS[kind],
     )
 
     @subscriber
@@ -174,52 +147,53 @@ def build(
     tracing.instrument_redis(redis, tracer_provider)
     registry = CollectorRegistry()
     metrics = ServiceMetrics(registry)
-    folders: list[tuple[StreamNames, Folder]] = [
-        (StreamNames.cache_events(keyspace, consumer), fold_cache_entries),
-        (StreamNames.invalidations(keyspace, consumer), fold_invalidation_entries),
-    ]
-    streams = [GroupStream(redis, names) for names, _ in folders]
+    names = [GroupNames(keyspace.stream(s.name), METRICS_GROUP, consumer) for s, _ in FOLDED]
+    groups = [GroupStream(redis, n) for n in names]
     consumers = [
         BatchConsumer(
-            names,
-            AggregateWriter(redis, AggregateKeys.of(keyspace, names.name), names.group),
+            source,
+            AggregateWriter(redis, AggregateKeys.of(keyspace, source.name), METRICS_GROUP),
             folder,
             metrics,
             max_apply_seconds=settings.claim_idle_ms / 2000,
         )
-        for names, folder in folders
+        for source, folder in FOLDED
     ]
     reader = AggregateReader(redis, keyspace)
     snapshots = Snapshots(reader, settings.snapshot_cache_seconds)
     registry.register(AggregateCollector(snapshots))
-
-    async def prepare() -> None:
-        for stream in streams:
-            await stream.ensure_group()
-
-    broker = waiting_broker(
+    broker = dispatching_broker(
         redis_settings.dsn,
         cluster=redis_settings.cluster,
-        prepare=prepare,
         middlewares=tracing.broker_middlewares(tracer_provider),
         graceful_timeout=GRACEFUL_SECONDS,
         log_level=logging.DEBUG,  # one line per batch at INFO would be noise
         description="The deployment's Redis: streams are under the key prefix (`cc` here).",
     )
-    subscribers = [subscribe(broker, c, settings.batch_size) for c in consumers]
-    claims = ClaimLoop(
+    subscribers = [
+        subscribe(broker, n, c, settings.batch_size) for n, c in zip(names, consumers, strict=True)
+    ]
+    worker = StreamWorker(
+        "metrics",
         [
-            Watched(stream, consumer, resume_consuming(stream, subscriber))
-            for stream, consumer, subscriber in zip(streams, consumers, subscribers, strict=True)
+            Consumed(
+                group,
+                dispatch_to(subscriber, group.names.stream),
+                claimed=metrics.claimed.labels(stream=source.kind).inc,
+            )
+            for group, subscriber, (source, _) in zip(groups, subscribers, FOLDED, strict=True)
         ],
-        min_idle_ms=settings.claim_idle_ms,
-        interval_seconds=settings.claim_interval_seconds,
-        batch_size=settings.batch_size,
+        Consuming(
+            batch_size=settings.batch_size,
+            claim_idle_ms=settings.claim_idle_ms,
+            claim_interval_seconds=settings.claim_interval_seconds,
+            settle_own_pending_at_stop=True,  # its batches applied here, not at a claim's wait
+        ),
     )
     return MetricsService(
         settings,
         redis,
-        streams,
+        groups,
         consumers,
         reader,
         snapshots,
@@ -227,5 +201,5 @@ def build(
         metrics,
         broker,
         subscribers,
-        claims,
+        worker,
     )

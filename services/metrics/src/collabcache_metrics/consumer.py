@@ -1,6 +1,7 @@
 """What the metrics service does with a batch of stream entries: decode, fold, then apply and
 acknowledge in one transaction (`collabcache_shared.metrics.writer`). The same function serves
-batches read by the FastStream subscriber and batches claimed from dead consumers.
+every batch the stream worker hands on: read, claimed from dead consumers, or its own pending
+entries at a stop.
 """
 
 from __future__ import annotations
@@ -8,9 +9,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from collabcache_shared.events import CacheEvent, InvalidationApplied
+from collabcache_shared.events import (
+    CACHE_EVENTS_STREAM,
+    INVALIDATION_EVENTS_STREAM,
+    CacheEvent,
+    InvalidationApplied,
+)
 from collabcache_shared.metrics.fold import (
     Fields,
     Fold,
@@ -22,11 +29,23 @@ from collabcache_shared.metrics.layout import AggregateKeys
 from collabcache_shared.metrics.writer import AggregateWriter
 
 from .service_metrics import ServiceMetrics
-from .streams import StreamNames
 
 log = logging.getLogger("collabcache_metrics")
 
 Folder = Callable[[Sequence[Fields], AggregateKeys, int], Fold]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A stream the service folds: its label in the service's metrics, its name under the key
+    prefix (`collabcache_shared.events`)."""
+
+    kind: str
+    name: str
+
+
+CACHE_EVENTS = Source("cache_events", CACHE_EVENTS_STREAM)
+INVALIDATIONS = Source("invalidations", INVALIDATION_EVENTS_STREAM)
 
 
 def fold_cache_entries(entries: Sequence[Fields], keys: AggregateKeys, now_s: int) -> Fold:
@@ -42,7 +61,7 @@ def fold_invalidation_entries(entries: Sequence[Fields], keys: AggregateKeys, no
 class BatchConsumer:
     def __init__(
         self,
-        names: StreamNames,
+        source: Source,
         writer: AggregateWriter,
         folder: Folder,
         metrics: ServiceMetrics,
@@ -50,7 +69,7 @@ class BatchConsumer:
         max_apply_seconds: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.names = names
+        self.source = source
         self.writer = writer
         self.folder = folder
         self.metrics = metrics
@@ -65,12 +84,12 @@ class BatchConsumer:
         try:
             await self.writer.apply(fold, ids, deadline=read_at + self.max_apply_seconds)
         except Exception:
-            self.metrics.failed_batches.labels(stream=self.names.kind).inc()
+            self.metrics.failed_batches.labels(stream=self.source.kind).inc()
             raise
-        self.metrics.consumed.labels(stream=self.names.kind).inc(fold.events)
+        self.metrics.consumed.labels(stream=self.source.kind).inc(fold.events)
         if fold.rejected:
-            self.metrics.rejected.labels(stream=self.names.kind).inc(fold.rejected)
-            log.warning("%d %s entries were not valid events", fold.rejected, self.names.kind)
+            self.metrics.rejected.labels(stream=self.source.kind).inc(fold.rejected)
+            log.warning("%d %s entries were not valid events", fold.rejected, self.source.kind)
         return fold.events
 
 

@@ -4,14 +4,14 @@ A FastStream application on Redis served over HTTP: `/health` answers while the 
 `/ready` only while the broker reaches Redis; `/stats` (the dashboard's JSON), `/history` (its
 last ten minutes, drawn when the dashboard opens), `/report` (the cache performance report,
 `?window=1m|5m|1h`), `/metrics` (Prometheus text format) and the dashboard itself at `/` and
-`/static/...`. The stream consumers, the claim loop and the aggregates are wired in `bootstrap`.
+`/static/...`. The stream worker and the aggregates are wired in `bootstrap`; the application is
+the kit's (`collabcache_shared.streams.app`).
 With `METRICS_TOKEN` set, all but `/health`, `/ready` and the dashboard's files ask for a bearer
 token (`auth`); every response carries the security headers (README, "Security").
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import weakref
 from typing import Any
@@ -25,9 +25,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from collabcache_shared.metrics.reader import WINDOWS, Snapshot
-from collabcache_shared.security_headers import SecurityHeaders
 from collabcache_shared.settings import MetricsSettings, RedisSettings
-from collabcache_shared.streams.health import liveness_route, readiness_route
+from collabcache_shared.streams.app import WorkerApp
 from collabcache_shared.telemetry import tracing
 from collabcache_shared.telemetry.logs import configure_logging
 from collabcache_shared.telemetry.settings import TelemetrySettings
@@ -121,24 +120,20 @@ def specification() -> AsyncAPI:
     )
 
 
-class MetricsApp(AsgiFastStream):
-    """An AsgiFastStream whose exact-path routes are followed by the dashboard's files, behind
-    the optional bearer token, every response with the security headers."""
+class MetricsApp(WorkerApp):
+    """The worker application, its exact-path routes followed by the dashboard's files, behind
+    the optional bearer token."""
 
     def __init__(self, *args: Any, static: StaticFiles, token: BearerToken, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.static = static
         self.token = token
-        self._secured = SecurityHeaders(self._guarded)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._secured(scope, receive, send)
-
-    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def respond(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.token.opens(scope):
             await self.token.refuse(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        await super().respond(scope, receive, send)
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.static.serves(scope["path"]):
@@ -153,33 +148,24 @@ def app_of(
     *,
     tracer_provider: TracerProvider | None = None,
 ) -> MetricsApp:
-    """The application around a wired service: the claim loop runs once the broker has started
-    (Redis answered, the groups exist) and stops before the broker does. A `tracer_provider`
-    given here is the app's: shut down (its last spans sent) once everything else stopped."""
+    """The application around a wired service. A `tracer_provider` given here is the app's:
+    shut down (its last spans sent) once everything else stopped."""
     static = static or StaticFiles()
-
-    async def close() -> None:
-        await service.close()
-        if tracer_provider is not None:
-            await asyncio.to_thread(tracing.shutdown, tracer_provider)
-
-    return MetricsApp(
+    return MetricsApp.around(
         service.broker,
-        static=static,
-        token=BearerToken(service.settings.token),
-        asgi_routes=[
-            ("/health", liveness_route()),
-            ("/ready", readiness_route(service.broker)),
+        service.worker,
+        routes=[
             ("/stats", stats_route(service)),
             ("/history", history_route(service)),
             ("/report", report_route(service)),
             ("/metrics", metrics_route(service)),
             ("/", static.index),
         ],
-        after_startup=[service.start_claims],
-        on_shutdown=[service.stop_claims],
-        after_shutdown=[close],
         specification=specification(),
+        close=service.close,
+        tracer_provider=tracer_provider,
+        static=static,
+        token=BearerToken(service.settings.token),
     )
 
 

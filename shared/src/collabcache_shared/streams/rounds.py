@@ -1,4 +1,5 @@
-"""A background task that repeats rounds (a claim loop's XAUTOCLAIM and apply) until stopped.
+"""A background task that repeats rounds (a read and its batch, a claim and its batch) until
+stopped.
 
 Stopping lets the round in flight finish, up to a grace period, before the task is cancelled:
 a round cancelled between its transaction and its bookkeeping would have applied a batch its
@@ -54,3 +55,25 @@ class Rounds:
         self._stop.set()
         await asyncio.wait({task}, timeout=self.grace_seconds)
         await cancel_until_done([task], retry_seconds=STOP_RETRY_SECONDS)
+
+
+class Repeating:
+    """A loop run as a `Rounds` task: `run` repeats its round while `rounds.stopping` is
+    false, resting between rounds with `rounds.rest`."""
+
+    def __init__(self, name: str) -> None:
+        self.rounds = Rounds(name)
+
+    @property
+    def running(self) -> bool:
+        return self.rounds.running
+
+    def start(self) -> None:
+        self.rounds.start(self.run)
+
+    async def stop(self) -> None:
+        """The round in flight finishes (up to the grace period); no other begins."""
+        await self.rounds.stop()
+
+    async def run(self) -> None:
+        raise NotImplementedError
