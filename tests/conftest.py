@@ -47,6 +47,7 @@ ALONE = (
     "tests/integration/cache_http/test_stale_analytics.py",
     "tests/integration/test_redis_tls.py",
     "tests/integration/test_worker_ready.py",
+    "tests/integration/worker/test_kit.py",
 )
 
 

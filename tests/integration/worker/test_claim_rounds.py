@@ -2,7 +2,6 @@
 over batch after batch, entries trimmed from the stream before anyone settled them are
 reported and not handed on, and a group not there yet is waited for quietly."""
 
-# ruff: noqa: F811 (the fixtures imported from test_worker_group are parameters here)
 from __future__ import annotations
 
 import logging
@@ -13,7 +12,7 @@ from redis.asyncio import Redis
 
 from collabcache_shared.streams.claims import Claimable, ClaimRounds
 from collabcache_shared.streams.group import SCAN_START, Entry, GroupStream
-from tests.unit.test_worker_group import group, names_of, prefix, publish, redis  # noqa: F401
+from tests.integration.worker.conftest import names_of, publish
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,6 @@ of dead consumers claimed, entries delivered too often abandoned, the group recr
 the stream was lost, Redis awaited, and a clean stop (the batch in flight finished, its own
 pending entries settled when asked, the group left)."""
 
-# ruff: noqa: F811 (the fixtures imported from test_worker_group are parameters here)
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +20,7 @@ from collabcache_shared.settings import RedisSettings
 from collabcache_shared.streams.group import Entry, GroupStream
 from collabcache_shared.streams.worker import Consumed, Consuming, StreamWorker
 from tests.integration.cache.redis_server import RedisServer, temp_directory
-from tests.unit.test_worker_group import group, names_of, prefix, publish, redis  # noqa: F401
+from tests.integration.worker.conftest import names_of, publish
 
 pytestmark = pytest.mark.integration
 NEVER_IDLE_ENOUGH = 600_000
