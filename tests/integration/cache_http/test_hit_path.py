@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from collabcache_api.caching.hit_path import HitPath
+from collabcache_api.main import create_app
 from collabcache_shared.cache.keys import Family
+from collabcache_shared.settings import ApiSettings, RedisSettings
 from tests.integration.builders import Scene
 from tests.integration.cache_http.endpoints import CACHED_GETS, CachedGet
 
@@ -147,3 +149,37 @@ async def test_with_redis_unusable_a_read_asks_it_once(
     monkeypatch.setattr(cache, "lookup", unusable)
     answer = await client.get("/api/organizations", headers=scene.owner.headers)
     assert (answer.status_code, answer.headers["x-cache"], len(lookups)) == (200, "BYPASS", 1)
+
+
+async def test_what_the_skipped_layers_would_refuse_falls_through_to_them(
+    api_settings: ApiSettings, redis_settings: RedisSettings, scene: Scene
+) -> None:
+    """The hit path sits around the whole stack: a Host the API does not serve gets the
+    HostCheck's 400, a GET with a body goes to FastAPI, and a hit still carries the CORS
+    middleware's headers for an allowed origin."""
+    settings = api_settings.model_copy(
+        update={"allowed_hosts": ["api.example.org"], "cors_origins": ["https://app.example.org"]}
+    )
+    application = create_app(settings, redis_settings)
+    members = f"/api/organizations/{scene.org_id}/members"
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.example.org") as c:
+            first = await c.get(members, headers=scene.owner.headers)
+            layer = hit_path_of(application)
+            served = layer.served
+            cross_origin = await c.get(
+                members, headers={**scene.owner.headers, "Origin": "https://app.example.org"}
+            )
+            assert (cross_origin.headers["x-cache"], layer.served) == ("HIT", served + 1)
+            foreign_host = await c.get(
+                members, headers={**scene.owner.headers, "Host": "evil.example.com"}
+            )
+            with_body = await c.request("GET", members, headers=scene.owner.headers, content=b"{}")
+    assert first.headers["x-cache"] == "MISS"
+    assert cross_origin.headers["access-control-allow-origin"] == "https://app.example.org"
+    assert "X-Cache" in cross_origin.headers["access-control-expose-headers"]
+    assert cross_origin.headers["x-frame-options"] == "DENY"
+    assert foreign_host.status_code == 400
+    assert with_body.headers["x-cache"] == "HIT"  # FastAPI's answer: the same entry
+    assert layer.served == served + 1, "the hit path answered what it should have passed on"

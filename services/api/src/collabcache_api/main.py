@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,7 +21,7 @@ from collabcache_shared.telemetry.settings import TelemetrySettings
 from .admin.endpoints import router as admin_router
 from .analytics.endpoints import router as analytics_router
 from .bootstrap import instrument_app, make_lifespan
-from .caching.hit_path import HitPath
+from .caching.hit_path import Frame, cors_around_hits, serve_hits_first
 from .comments.endpoints import router as comments_router
 from .deps import ContainerDep
 from .errors import install_error_handlers
@@ -57,6 +58,17 @@ def operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
+def cors_options(settings: ApiSettings) -> dict[str, Any]:
+    return {
+        "allow_origins": settings.allowed_origins,
+        "allow_credentials": False,
+        "allow_methods": ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        "allow_headers": ["Authorization", "Content-Type", "If-None-Match", "Cache-Control"],
+        "expose_headers": EXPOSED_HEADERS,
+        "max_age": 600,
+    }
+
+
 def create_app(
     settings: ApiSettings | None = None,
     redis_settings: RedisSettings | None = None,
@@ -91,22 +103,16 @@ def create_app(
         generate_unique_id_function=operation_id,
         redirect_slashes=False,
     )
-    if cache_settings.enabled and cache_settings.hit_path:
-        # Innermost: behind CORS, the guards and the headers.
-        app.add_middleware(HitPath, routes=[r for router in ROUTERS for r in router.routes])
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.allowed_origins,
-        allow_credentials=False,
-        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "If-None-Match", "Cache-Control"],
-        expose_headers=EXPOSED_HEADERS,
-        max_age=600,
-    )
+    cors = cors_options(settings)
+    app.add_middleware(CORSMiddleware, **cors)
     # Added last: outermost. Security headers on every answer, the guards' own included.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HostCheck, hosts=settings.served_hosts)
     app.add_middleware(SecurityHeaders)
+    if cache_settings.enabled and cache_settings.hit_path:
+        # Around all of it (README, "The hit path"): a hit pays for none of the layers.
+        frame = Frame(HostCheck(app.router, settings.served_hosts), cors_around_hits(**cors))
+        serve_hits_first(app, [r for router in ROUTERS for r in router.routes], frame)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

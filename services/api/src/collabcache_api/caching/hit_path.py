@@ -1,6 +1,10 @@
 """The hit path (README, "The hit path"): a cached GET answered before FastAPI routes it.
 
-A plain ASGI layer. For a GET of a route declared as a cached read (`reads.CachedRead` on its
+A plain ASGI layer around the whole application, FastAPI's middleware included (`serve_hits_first`):
+a hit pays for none of it. What those layers would do to a hit it does itself: a `Host` the
+API does not serve, or a GET with a body, falls through to them; a hit goes through the same
+CORS middleware; every hit carries the security headers. For a GET of a route
+declared as a cached read (`reads.CachedRead` on its
 endpoint), it checks the bearer token (remembered, expiry checked each time), reads the page
 request, and looks up in one Redis round trip that the caller exists, their standing and the
 page. When all three are fresh hits and the standing lets the caller see the resource, it
@@ -21,14 +25,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from collabcache_shared.security_headers import SECURITY_HEADERS
+
 from ..bootstrap import Container
 from ..errors import DomainError
+from ..guards import HostCheck
 from ..pagination import page_request
 from ..security import user_id_from_token
 from .answers import cached_response, note_lookup
@@ -40,6 +48,20 @@ PAGE_PARAMS = frozenset({"limit", "cursor"})
 MAX_LIMIT = 200  # deps.get_page_request's bound
 MAX_CURSOR = 200
 CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# The request headers the hit path reads, taken in one pass over the request's.
+READ_HEADERS = frozenset(
+    {b"authorization", b"cache-control", b"if-none-match", b"host"}
+    | {b"content-length", b"transfer-encoding"}
+)
+HIT_RESPONSE = "collabcache.hit_response"  # where a hit waits for the CORS middleware
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """What the layers the hit path skips would have done: refuse a Host, add CORS headers."""
+
+    hosts: HostCheck
+    cors: ASGIApp  # the API's CORS middleware, around the hit's prepared response
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,39 +71,69 @@ class Route:
     read: CachedRead
 
 
+def serve_hits_first(app: FastAPI, routes: Iterable[BaseRoute], frame: Frame) -> None:
+    """Put the hit path around `app`'s whole middleware stack, as Starlette builds it."""
+    build = app.build_middleware_stack
+
+    def build_with_hit_path() -> ASGIApp:
+        return HitPath(build(), routes, frame)
+
+    setattr(app, "build_middleware_stack", build_with_hit_path)  # noqa: B010 (a method)
+
+
+def cors_around_hits(**options: Any) -> ASGIApp:
+    """The CORS middleware with `options`, answering with the hit it is handed."""
+    return CORSMiddleware(_hit_response, **options)
+
+
+async def _hit_response(scope: Scope, receive: Receive, send: Send) -> None:
+    response: Response = scope.pop(HIT_RESPONSE)
+    await response(scope, receive, send)
+
+
 class HitPath:
     """`routes`: the API's routes (its routers'); those of declared reads are served here."""
 
-    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute]) -> None:
+    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute], frame: Frame) -> None:
         self.app = app
         self._routes = _declared_routes(routes)
+        self._frame = frame
         self.served = 0  # answers given here, for tests and benchmarks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
+            headers = {k: v for k, v in scope["headers"] if k in READ_HEADERS}
             try:
-                response = await self._hit(scope)
+                response = await self._hit(scope, headers)
             except Exception:  # never the hit path's failure: FastAPI answers instead
                 log.debug("hit path fell through on an error", exc_info=True)
                 response = None
             if response is not None:
                 self.served += 1
-                await response(scope, receive, send)
+                response.raw_headers.extend(SECURITY_HEADERS)
+                scope[HIT_RESPONSE] = response  # CORS headers as FastAPI's answer has them
+                await self._frame.cors(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
-    async def _hit(self, scope: Scope) -> Response | None:
+    def _framed(self, headers: dict[bytes, bytes]) -> bool:
+        """What the skipped layers would pass: a served Host, and no body."""
+        hosts = self._frame.hosts
+        if b"content-length" in headers or b"transfer-encoding" in headers:
+            return False
+        return hosts.any or hosts.allows(headers.get(b"host"))
+
+    async def _hit(self, scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
         container: Container | None = getattr(scope["app"].state, "container", None)
         cache = container.cache if container else None
         matched = self._match(scope) if cache is not None else None
-        if container is None or cache is None or matched is None:
+        if container is None or cache is None or matched is None or not self._framed(headers):
             return None
         route, ids = matched
-        headers = Headers(scope=scope)
-        if "no-cache" in headers.get("cache-control", "").lower():
+        if b"no-cache" in headers.get(b"cache-control", b"").lower():
             return None
         started = time.perf_counter()
-        user_id = _caller(headers.get("authorization"), container.settings)
+        user_id = _caller(headers.get(b"authorization"), container.settings)
         variant = _variant(route.read, scope, container.settings)
         if user_id is None or variant is None:
             return None
@@ -94,7 +146,10 @@ class HitPath:
         standing = route.read.standing(ids)
         if standing is not None and not standing.allows(served[1].body):
             return None  # FastAPI answers the 404, from the same cached standing
-        response = cached_response(served[-1], headers.get("if-none-match"))
+        if_none_match = headers.get(b"if-none-match")
+        response = cached_response(
+            served[-1], if_none_match.decode("latin-1") if if_none_match else None
+        )
         note_lookup(container.cache_events, route.path, slots[-1].key, served[-1], started)
         return response
 
@@ -119,10 +174,10 @@ def _declared_routes(routes: Iterable[BaseRoute]) -> list[Route]:
     ]
 
 
-def _caller(authorization: str | None, settings: Any) -> uuid.UUID | None:
+def _caller(authorization: bytes | None, settings: Any) -> uuid.UUID | None:
     if not authorization:
         return None
-    scheme, _, token = authorization.partition(" ")
+    scheme, _, token = authorization.decode("latin-1").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
     try:
