@@ -1,6 +1,6 @@
-"""The Lua scripts behind leases, fills, write fences and invalidations (README, "The fenced
-cache protocol"). Each call touches one key on a cluster; on a standalone Redis `INVALIDATE`
-takes many keys in one call (there are no hash slots there).
+"""The Lua scripts behind lookups, leases, fills, write fences and invalidations (README, "The
+fenced cache protocol"). Each call touches one key on a cluster; on a standalone Redis `LOOKUP`
+and `INVALIDATE` take many keys in one call (there are no hash slots there).
 
 Leases close the stale-set race ("Scaling Memcache at Facebook", section 3.2.1): a reader that
 misses takes a lease on the variant; an invalidation deletes the entry and with it the lease,
@@ -141,3 +141,19 @@ end
 return changed
 """
 INVALIDATE_SHA = hashlib.sha1(INVALIDATE.encode(), usedforsecurity=False).hexdigest()  # EVALSHA
+
+# A read's lookup on a standalone Redis, in one command (a cluster pipelines HMGET and GET per
+# entry instead). KEYS: entry, generation, entry, generation, ...; ARGV: each entry's data
+# field in order, then the stale-since field. Returns, per entry: data, stale-since, generation
+# (nil where absent).
+LOOKUP = """
+local stale = ARGV[#ARGV]
+local out = {}
+for i = 1, #KEYS, 2 do
+  local got = redis.call('HMGET', KEYS[i], ARGV[(i + 1) / 2], stale)
+  out[#out + 1] = got[1]
+  out[#out + 1] = got[2]
+  out[#out + 1] = redis.call('GET', KEYS[i + 1])
+end
+return out
+"""

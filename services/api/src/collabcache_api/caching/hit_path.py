@@ -30,7 +30,7 @@ from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collabcache_shared.security_headers import SECURITY_HEADERS
 
@@ -50,7 +50,7 @@ MAX_CURSOR = 200
 CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # The request headers the hit path reads, taken in one pass over the request's.
 READ_HEADERS = frozenset(
-    {b"authorization", b"cache-control", b"if-none-match", b"host"}
+    {b"authorization", b"cache-control", b"if-none-match", b"host", b"origin"}
     | {b"content-length", b"transfer-encoding"}
 )
 HIT_RESPONSE = "collabcache.hit_response"  # where a hit waits for the CORS middleware
@@ -91,6 +91,23 @@ async def _hit_response(scope: Scope, receive: Receive, send: Send) -> None:
     await response(scope, receive, send)
 
 
+async def _added_by(cors: ASGIApp) -> list[tuple[bytes, bytes]]:
+    """The headers `cors` adds to a response (without Vary) for a GET without an Origin."""
+    sent: list[tuple[bytes, bytes]] = []
+
+    async def capture(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            sent.extend(message["headers"])
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    plain = Response(b"")
+    scope = {"type": "http", "method": "GET", "headers": [], HIT_RESPONSE: plain}
+    await cors(scope, receive, capture)
+    return [header for header in sent if header not in plain.raw_headers]
+
+
 class HitPath:
     """`routes`: the API's routes (its routers'); those of declared reads are served here."""
 
@@ -98,6 +115,7 @@ class HitPath:
         self.app = app
         self._routes = _declared_routes(routes)
         self._frame = frame
+        self._cors_without_origin: list[tuple[bytes, bytes]] | None = None
         self.served = 0  # answers given here, for tests and benchmarks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,11 +128,27 @@ class HitPath:
                 response = None
             if response is not None:
                 self.served += 1
-                response.raw_headers.extend(SECURITY_HEADERS)
-                scope[HIT_RESPONSE] = response  # CORS headers as FastAPI's answer has them
-                await self._frame.cors(scope, receive, send)
+                await self._answer(scope, receive, send, response, b"origin" in headers)
                 return
         await self.app(scope, receive, send)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, response: Response, cross_origin: bool
+    ) -> None:
+        """The hit with the headers of the layers it skipped: CORS's (through the middleware
+        itself for a request with an Origin; without one, what it adds to any response, found
+        once) and the security headers."""
+        response.raw_headers.extend(SECURITY_HEADERS)
+        if cross_origin:
+            scope[HIT_RESPONSE] = response
+            await self._frame.cors(scope, receive, send)
+            return
+        if self._cors_without_origin is None:
+            self._cors_without_origin = await _added_by(self._frame.cors)
+        response.raw_headers.extend(self._cors_without_origin)
+        await send({"type": "http.response.start", "status": response.status_code,
+                    "headers": response.raw_headers})  # fmt: skip
+        await send({"type": "http.response.body", "body": response.body})
 
     def _framed(self, headers: dict[bytes, bytes]) -> bool:
         """What the skipped layers would pass: a served Host, and no body."""
