@@ -6,6 +6,7 @@ and what the sink still held is sent. The shape of the CI hang these replace: a 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -52,36 +53,28 @@ async def test_a_task_that_never_ends_is_left_behind_at_the_deadline() -> None:
     task.get_coro().close()  # type: ignore[union-attr]  # the test's own clean-up
 
 
-class _Pipeline:
-    """XADDs whose execute turns a cancellation into a connection error once (as a client
-    library that disconnects on cancel may), and otherwise records the batch."""
-
-    def __init__(self, redis: _AbsorbingRedis) -> None:
-        self.redis = redis
-        self.batch: list[Any] = []
-
-    def xadd(self, stream: str, fields: dict[str, bytes], **_: Any) -> None:
-        self.batch.append(fields)
-
-    async def execute(self) -> None:
-        try:
-            await asyncio.sleep(self.redis.delay_s)
-        except asyncio.CancelledError:
-            if self.redis.absorbed:
-                raise
-            self.redis.absorbed = True
-            raise RedisConnectionError("cancelled while reading") from None
-        self.redis.sent.extend(self.batch)
-
-
 class _AbsorbingRedis:
+    """A client whose script call turns a cancellation into a connection error once (as a
+    client library that disconnects on cancel may), and otherwise records the events."""
+
     def __init__(self) -> None:
         self.delay_s = 0.2
         self.absorbed = False
         self.sent: list[Any] = []
 
-    def pipeline(self, transaction: bool = False) -> _Pipeline:
-        return _Pipeline(self)
+    def register_script(self, body: str) -> Callable[..., Awaitable[int]]:
+        async def call(keys: list[str], args: list[Any]) -> int:
+            try:
+                await asyncio.sleep(self.delay_s)
+            except asyncio.CancelledError:
+                if self.absorbed:
+                    raise
+                self.absorbed = True
+                raise RedisConnectionError("cancelled while reading") from None
+            self.sent.extend(args[2:])
+            return len(args) - 2
+
+        return call
 
 
 async def test_the_cache_event_sink_stops_though_its_client_absorbs_the_cancel() -> None:
