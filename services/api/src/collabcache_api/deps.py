@@ -43,6 +43,8 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
 async def get_session(container: ContainerDep, request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's transaction; a write's commit, and the cache protocol around it, are
+    `unit_of_work.UnitOfWork.commit` (ARCHITECTURE.md, "The write path")."""
     writes = request.method not in SAFE_METHODS
     traceparent = request.headers.get("traceparent")
     async with request_transaction(container, writes=writes, traceparent=traceparent) as session:
