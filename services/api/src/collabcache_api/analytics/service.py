@@ -11,7 +11,7 @@ from .. import access
 from ..models import OrgRole, StudyStatus
 from ..teams.service import visible_team
 from . import repository as repo
-from .schemas import OrganizationAnalytics, TeamAnalytics
+from .schemas import OrganizationAnalytics, SystemStats, TeamAnalytics
 
 
 async def organization_analytics(
@@ -45,3 +45,9 @@ async def team_analytics(
         generated_at=datetime.now(UTC),
         **figures,
     )
+
+
+async def system_stats(session: AsyncSession) -> SystemStats:
+    """Platform-wide figures, for platform administrators (the endpoint checks the caller)."""
+    figures = await repo.system_figures(session)
+    return SystemStats(**figures, generated_at=datetime.now(UTC))
