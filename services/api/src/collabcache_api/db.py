@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
 
 from collabcache_shared.settings import DatabaseSettings
 
+from .unit_of_work import UnitOfWork
+
 
 def make_engine(settings: DatabaseSettings) -> AsyncEngine:
     return create_async_engine(
@@ -46,13 +48,8 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 @asynccontextmanager
 async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A transaction of its own for a load outside a request's (a background refresh):
-    committed at the end, rolled back on error. A request's transaction, and the cache protocol
-    around its commit, are `unit_of_work.request_transaction`'s."""
-    async with factory() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        if session.in_transaction():
-            await session.commit()
+    committed at the end, rolled back on error. It writes nothing, so no step runs around its
+    commit; a request's transaction is `unit_of_work.request_transaction`."""
+    async with factory() as session, UnitOfWork(session) as uow:
+        yield session
+        await uow.commit()

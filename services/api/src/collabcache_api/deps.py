@@ -43,7 +43,10 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
 async def get_session(container: ContainerDep, request: Request) -> AsyncIterator[AsyncSession]:
-    if request.method in SAFE_METHODS:  # a read: no transaction to commit, no cache to fence
+    """A read's session (autocommit: no transaction to commit, no cache to fence); a write's
+    transaction, whose commit and the cache protocol around it are
+    `unit_of_work.UnitOfWork.commit` (ARCHITECTURE.md, "The write path")."""
+    if request.method in SAFE_METHODS:
         async with container.read_sessions() as session:
             yield session
         return

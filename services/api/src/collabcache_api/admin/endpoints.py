@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -11,7 +10,7 @@ from redis.exceptions import RedisError
 
 from collabcache_shared.cache.keys import CacheKey, Family
 
-from ..analytics import repository as analytics_repo
+from ..analytics import service as analytics
 from ..analytics.schemas import SystemStats
 from ..caching.responder import CachedReadsDep
 from ..deps import ContainerDep, PlatformAdmin, SessionDep
@@ -31,8 +30,7 @@ METRICS_UNAVAILABLE = {
 @router.get("/system-stats", response_model=SystemStats, responses=error_responses(403))
 async def system_stats(_: PlatformAdmin, session: SessionDep, cache: CachedReadsDep) -> Response:
     async def load() -> SystemStats:
-        figures = await analytics_repo.system_figures(session)
-        return SystemStats(**figures, generated_at=datetime.now(UTC))
+        return await analytics.system_stats(session)
 
     return await cache.respond(CacheKey.of(Family.SYSTEM_STATS), load)
 

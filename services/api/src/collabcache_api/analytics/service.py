@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..models import OrgRole, StudyStatus
 from ..teams.service import visible_team
 from . import repository as repo
-from .schemas import OrganizationAnalytics, TeamAnalytics
+from .schemas import OrganizationAnalytics, SystemStats, TeamAnalytics
 
 
 async def organization_analytics(session: AsyncSession, org_id: uuid.UUID) -> OrganizationAnalytics:
@@ -43,3 +43,9 @@ async def team_analytics(
         generated_at=datetime.now(UTC),
         **figures,
     )
+
+
+async def system_stats(session: AsyncSession) -> SystemStats:
+    """Platform-wide figures, for platform administrators (the endpoint checks the caller)."""
+    figures = await repo.system_figures(session)
+    return SystemStats(**figures, generated_at=datetime.now(UTC))
