@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
@@ -50,8 +51,22 @@ ALONE = (
 )
 
 
+# Every test's tier is the folder it lives in (`make test-fast` runs `unit`; README, "Tests"):
+# `-m unit`, `-m "integration and not alone"` and the like select by it.
+TIERS = ("unit", "integration", "e2e", "history")
+TESTS = Path(__file__).resolve().parent
+
+
+def _tier_of(item: pytest.Item) -> str:
+    parts = item.path.resolve().relative_to(TESTS).parts
+    if len(parts) < 2 or parts[0] not in TIERS:
+        raise pytest.UsageError(f"{item.nodeid}: a test lives in tests/<tier>/, one of {TIERS}")
+    return parts[0]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        item.add_marker(_tier_of(item))
         if item.nodeid.startswith(ALONE):
             item.add_marker(pytest.mark.alone)
 

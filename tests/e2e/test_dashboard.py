@@ -35,7 +35,6 @@ from tests.e2e.dashboard_support import (
 )
 
 pytestmark = [
-    pytest.mark.e2e,
     pytest.mark.timeout(180),
     pytest.mark.skipif(
         not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"

@@ -14,13 +14,14 @@ from collabcache_shared.cache.reporting import DATA_FIELD, CacheEventSink
 from collabcache_shared.events import CACHE_EVENTS_STREAM, CacheEvent
 from collabcache_shared.settings import RedisSettings
 from tests.integration.builders import Builder
+from tests.integration.streams import entries, newest
 
 
 async def _events_for(
     redis: Redis, stream: str, endpoint: str, after: str = "-"
 ) -> list[CacheEvent]:
-    entries = await redis.xrange(stream, min=after)
-    events = [CacheEvent.model_validate_json(fields[DATA_FIELD.encode()]) for _, fields in entries]
+    read = await entries(redis, stream, after=after)
+    events = [CacheEvent.model_validate_json(fields[DATA_FIELD.encode()]) for _, fields in read]
     return [e for e in events if e.endpoint == endpoint]
 
 
@@ -31,7 +32,7 @@ async def test_each_lookup_is_reported_with_route_template_and_outcome(
     stream = KeySpace(prefix=redis_settings.key_prefix).stream(CACHE_EVENTS_STREAM)
     redis = Redis.from_url(redis_settings.dsn)
     await asyncio.sleep(0.3)  # let earlier tests' events be flushed
-    last = await redis.xrevrange(stream, count=1)
+    last = await newest(redis, stream, 1)
     after = f"({last[0][0].decode()}" if last else "-"  # exclusive: only this test's events
     path = f"/api/organizations/{s.org_id}/members"
     first = await client.get(path, headers=s.owner.headers)

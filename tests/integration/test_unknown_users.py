@@ -65,7 +65,7 @@ async def test_a_token_of_no_user_gets_401_everywhere_and_caches_nothing(
     assert len(routes) >= 25  # the whole API, not a sample
     answers = {}
     for method, template in routes:
-        body = {} if method in {"POST", "PATCH"} else None
+        body: dict[str, Any] | None = {} if method in {"POST", "PATCH"} else None
         response = await client.request(method, _fill(template, s), json=body, headers=headers)
         answers[f"{method} {template}"] = response.status_code
     assert set(answers.values()) == {401}, {k: v for k, v in answers.items() if v != 401}

@@ -77,7 +77,7 @@ async def test_family_retirement_invalidates_without_scanning(
     for slot in slots:
         result = await cache.get_or_load(slot, lambda: _const(b"v2"))
         assert (result.outcome, result.body) == (Outcome.MISS, b"v2")
-    assert int(await redis.get(keyspace.generation(Family.ORGANIZATION_MEMBERS))) == 1
+    assert await redis.get(keyspace.generation(Family.ORGANIZATION_MEMBERS)) == b"1"
 
 
 async def _const(value: bytes) -> bytes:

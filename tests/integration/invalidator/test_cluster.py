@@ -19,8 +19,7 @@ from collabcache_shared.events import DomainEvent, StudyChanged
 from collabcache_shared.settings import CacheSettings, RedisSettings
 from tests.integration.cache.redis_server import RedisCluster, temp_directory
 from tests.integration.invalidator.support import FAST, eventually, publish, running
-
-pytestmark = pytest.mark.integration
+from tests.integration.streams import entries
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +73,7 @@ async def test_events_on_a_cluster_are_applied_and_the_invalid_dead_lettered(
             return (state.lag, state.pending) == (0, 0)
 
         await eventually(settled)
-        dead = await invalidator.redis.xrange(invalidator.names.dead_letter)
+        dead = await entries(invalidator.redis, invalidator.names.dead_letter)
 
     assert all(f.entry is None for f in await cluster_cache.store.lookup(slots))
     assert [fields[b"dlq:reason"] for _, fields in dead] == [INVALID.encode()]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import uuid
 
-import pytest
 from redis.asyncio import Redis
 
 from collabcache_api.outbox.publisher import StreamPublisher, make_broker
@@ -15,8 +14,6 @@ from collabcache_api.outbox.repository import OutboxRow
 from collabcache_invalidator.bootstrap import build
 from collabcache_shared.settings import OutboxSettings, RedisSettings
 from tests.integration.invalidator.support import FAST, TRACEPARENT, eventually, running
-
-pytestmark = pytest.mark.integration
 
 
 def row(n: int, payload: dict[str, object]) -> OutboxRow:

@@ -142,7 +142,7 @@ def steady_events(n: int, ago_ms: int = 5_000) -> list[CacheEvent]:
             at_ms=at + i % 1000,
             endpoint=endpoints[i % len(endpoints)],
             family="F",
-            outcome=outcomes[i % len(outcomes)],  # type: ignore[arg-type]
+            outcome=outcomes[i % len(outcomes)],
             latency_ms=round(0.2 + (i * 7919 % 5000) / 37, 3),
             size=100 + i % 977,
         )

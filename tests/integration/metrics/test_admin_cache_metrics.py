@@ -25,8 +25,6 @@ from tests.integration.metrics.support import (
     same_bucket,
 )
 
-pytestmark = pytest.mark.integration
-
 PATH = "/api/admin/cache-metrics"
 ANALYTICS = "/api/organizations/{org_id}/analytics"
 MEMBERS = "/api/organizations/{org_id}/members"

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-import pytest
 from redis.asyncio import Redis
 
 from collabcache_metrics.bootstrap import build
@@ -32,8 +31,6 @@ from tests.integration.metrics.support import (
     running,
     same_bucket,
 )
-
-pytestmark = pytest.mark.integration
 
 MEMBERS = "/api/organizations/{org_id}/members"
 COMMENTS = "/api/collaboration/studies/{study_id}/comments"

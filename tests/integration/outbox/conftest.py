@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import pytest
@@ -26,6 +26,7 @@ from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.events import DOMAIN_EVENTS_STREAM
 from collabcache_shared.settings import DatabaseSettings, OutboxSettings, RedisSettings
 from tests.databases import migrated_database
+from tests.integration.streams import entries, newest
 
 
 @dataclass(frozen=True)
@@ -46,17 +47,13 @@ def decode_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> StreamMessage:
     return StreamMessage(entry_id.decode(), body, headers)
 
 
-Entries = list[tuple[bytes, dict[bytes, bytes]]]
-
-
 async def read_stream(redis: Redis, stream: str) -> list[StreamMessage]:
-    entries = cast(Entries, await redis.xrange(stream))
-    return [decode_entry(entry_id, fields) for entry_id, fields in entries]
+    return [decode_entry(entry_id, fields) for entry_id, fields in await entries(redis, stream)]
 
 
 async def read_newest(redis: Redis, stream: str, count: int) -> list[StreamMessage]:
-    entries = cast(Entries, await redis.xrevrange(stream, count=count))
-    return [decode_entry(entry_id, fields) for entry_id, fields in entries]
+    read = await newest(redis, stream, count)
+    return [decode_entry(entry_id, fields) for entry_id, fields in read]
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:

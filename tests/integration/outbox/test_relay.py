@@ -11,7 +11,7 @@ from faststream.redis import RedisBroker, RedisStreamMessage, StreamSub
 from redis.asyncio import Redis
 
 from collabcache_shared.cache.keys import KeySpace
-from collabcache_shared.events import DOMAIN_EVENTS_STREAM, DomainEvent
+from collabcache_shared.events import DOMAIN_EVENTS_STREAM, DomainEvent, OrganizationChanged
 from collabcache_shared.settings import RedisSettings
 from tests.integration.builders import Builder
 from tests.integration.outbox.conftest import (
@@ -24,6 +24,11 @@ from tests.integration.outbox.conftest import (
 )
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def organization_change(event: DomainEvent) -> OrganizationChanged:
+    assert isinstance(event.payload, OrganizationChanged), event.type
+    return event.payload
 
 
 async def test_a_committed_change_is_published_as_its_outbox_event_and_the_row_deleted(
@@ -46,7 +51,9 @@ async def test_a_committed_change_is_published_as_its_outbox_event_and_the_row_d
     await eventually(committed)
     [message] = await read_stream(stream_redis, stream)
     assert message.event == event
-    assert DomainEvent.model_validate_json(message.body).payload.organization_id == org_id
+    assert (
+        organization_change(DomainEvent.model_validate_json(message.body)).organization_id == org_id
+    )
     assert message.headers["content-type"] == "application/json"
     assert message.headers["correlation_id"] == event["id"]
     assert "traceparent" not in message.headers  # the change had no trace context
@@ -94,7 +101,7 @@ async def test_a_faststream_stream_subscriber_receives_domain_events_with_their_
         await eventually(both_received)
     finally:
         await broker.stop()
-    assert [e.payload.organization_id for e, _ in received] == plain + traced
+    assert [organization_change(e).organization_id for e, _ in received] == plain + traced
     assert [h.get("traceparent") for _, h in received] == [None, TRACEPARENT]
     assert [e.traceparent for e, _ in received] == [None, TRACEPARENT]
 
@@ -202,7 +209,7 @@ async def test_a_write_through_the_api_reaches_the_stream_through_the_apps_relay
         return [
             e
             for e in events
-            if e.type == "organization.changed.v1"
+            if isinstance(e.payload, OrganizationChanged)
             and e.payload.organization_id == scene.org_id
             and e.payload.change == "renamed"
         ]
@@ -212,6 +219,7 @@ async def test_a_write_through_the_api_reaches_the_stream_through_the_apps_relay
 
     await eventually(published)
     [event] = await renamed()
-    assert set(event.payload.member_ids) >= {scene.owner.id, scene.admin.id, scene.member.id}  # type: ignore[union-attr]
+    members = organization_change(event).member_ids
+    assert set(members) >= {scene.owner.id, scene.admin.id, scene.member.id}
     left = await db.fetchval("SELECT count(*) FROM outbox WHERE event->>'id' = $1", str(event.id))
     assert left == 0
