@@ -16,7 +16,7 @@ Usage: `uv run python -m bench.run [--profile smoke|quick|full] [--parts load,..
 history).
 DATABASE_URL names the PostgreSQL server (each part creates and drops its own database). Outside
 smoke the result goes to bench/results/bench-<stamp>.json (ignored by git: a result meant for the
-docs is added with `git add -f`); `make bench-report` renders docs/benchmarks.md.
+docs is named in .gitignore with `!` and committed); `make bench-report` renders docs/benchmarks.md.
 
 Before anything starts, the programs the chosen parts run (bench/tools.py: redis-server, wrk)
 must be on PATH: a missing one ends the run at once, exit status 2. Ctrl-C stops the whole run:
