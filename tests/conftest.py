@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from collabcache_shared.cache.keys import KeySpace
+from tests.redis_keys import drop_keys
+
 pytest_plugins = ["tests.hang_report"]
 
 # Tests share two cores with PostgreSQL, Redis and the services they start: production's
@@ -107,3 +110,17 @@ def servers() -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 def run_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def prefix(servers: dict[str, str], run_id: str) -> Iterator[str]:
+    """A Redis key prefix of the test's own; every key under it is removed afterwards."""
+    value = f"cctest:{run_id}:{uuid.uuid4().hex[:8]}"
+    yield value
+    drop_keys(servers["redis"], value)
+
+
+@pytest.fixture
+def keyspace(prefix: str) -> KeySpace:
+    """The test's own key space: its cache entries and streams collide with nothing."""
+    return KeySpace(prefix=prefix)

@@ -55,8 +55,8 @@ async def test_a_token_of_no_user_gets_401_everywhere_and_caches_nothing(
     client: httpx.AsyncClient,
     build: Builder,
     api_settings: ApiSettings,
-    redis_settings: Any,
-    servers: dict[str, str],
+    redis: Redis,
+    app_keyspace: KeySpace,
 ) -> None:
     s = await build.scene()
     ghost = uuid.uuid4()
@@ -70,12 +70,8 @@ async def test_a_token_of_no_user_gets_401_everywhere_and_caches_nothing(
         answers[f"{method} {template}"] = response.status_code
     assert set(answers.values()) == {401}, {k: v for k, v in answers.items() if v != 401}
 
-    redis = Redis.from_url(servers["redis"])
-    try:
-        root = KeySpace(prefix=redis_settings.key_prefix).root
-        assert [k async for k in redis.scan_iter(match=f"{root}:*{ghost}*")] == []
-    finally:
-        await redis.aclose()
+    root = app_keyspace.root
+    assert [k async for k in redis.scan_iter(match=f"{root}:*{ghost}*")] == []
 
 
 async def test_a_known_users_hit_still_costs_no_query(

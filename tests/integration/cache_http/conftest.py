@@ -1,31 +1,17 @@
-"""Fixtures for the HTTP-level cache tests: Redis, the run's key space, SQL statement counting."""
+"""Fixtures for the HTTP-level cache tests: a scene, SQL statement counting (the app's key space
+is `app_keyspace`, tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import event
 
 from collabcache_api.pagination import PageRequest
-from collabcache_shared.cache.keys import KeySpace
-from collabcache_shared.settings import ApiSettings, RedisSettings
+from collabcache_shared.settings import ApiSettings
 from tests.integration.builders import Builder, Scene
-
-
-@pytest.fixture
-async def redis(servers: dict[str, str]) -> AsyncIterator[Redis]:
-    client = Redis.from_url(servers["redis"])
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture(scope="session")
-def keyspace(redis_settings: RedisSettings) -> KeySpace:
-    """The key space the app under test writes to (the run's prefix)."""
-    return KeySpace(prefix=redis_settings.key_prefix)
 
 
 @pytest.fixture(scope="session")

@@ -168,10 +168,10 @@ async def test_staleness_ends_at_the_bound_even_if_the_refresh_hangs(
 
 
 async def test_a_zero_bound_never_serves_stale_even_within_the_same_millisecond(
-    redis: Redis, keyspace: KeySpace, monkeypatch: pytest.MonkeyPatch
+    redis: Redis, app_keyspace: KeySpace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Manager level, with a frozen clock: the read right after the invalidation is a load."""
-    cache = CacheManager(EntryStore(redis, keyspace), CacheSettings(stale_bound_seconds=0))
+    cache = CacheManager(EntryStore(redis, app_keyspace), CacheSettings(stale_bound_seconds=0))
     monkeypatch.setattr(manager_module, "now_ms", lambda: 1_000_000)
     slot = Slot(CacheKey.of(Family.ORGANIZATION_ANALYTICS, uuid.uuid4()))
     assert (await cache.get_or_load(slot, lambda: _const(b"old"))).outcome is Outcome.MISS

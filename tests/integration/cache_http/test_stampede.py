@@ -53,7 +53,7 @@ async def test_concurrent_readers_of_a_cold_entry_load_it_once(
 # -- across processes: two managers (two API processes) on one Redis ------------------------------
 @pytest.fixture
 async def two_processes(
-    servers: dict[str, str], keyspace: KeySpace
+    servers: dict[str, str], app_keyspace: KeySpace
 ) -> AsyncIterator[Callable[..., tuple[CacheManager, CacheManager]]]:
     clients: list[Redis] = []
     managers: list[CacheManager] = []
@@ -62,7 +62,9 @@ async def two_processes(
         for _ in range(2):
             redis = Redis.from_url(servers["redis"], max_connections=64)
             clients.append(redis)
-            managers.append(CacheManager(EntryStore(redis, keyspace), CacheSettings(**settings)))
+            managers.append(
+                CacheManager(EntryStore(redis, app_keyspace), CacheSettings(**settings))
+            )
         return managers[-2], managers[-1]
 
     yield make

@@ -51,14 +51,10 @@ def events() -> list[CacheEvent]:
 
 
 @pytest.fixture
-async def aggregated(
-    redis_settings: RedisSettings, servers: dict[str, str]
-) -> AsyncIterator[list[CacheEvent]]:
+async def aggregated(redis: Redis, app_keyspace: KeySpace) -> AsyncIterator[list[CacheEvent]]:
     """Known events folded into the aggregates under the API's key prefix (replacing whatever
     earlier tests left there, removed afterwards), as the metrics service would have."""
-    redis = Redis.from_url(servers["redis"])
-    keyspace = KeySpace(prefix=redis_settings.key_prefix)
-    keys = AggregateKeys.of(keyspace, CACHE_EVENTS_STREAM)
+    keys = AggregateKeys.of(app_keyspace, CACHE_EVENTS_STREAM)
     old = [k async for k in redis.scan_iter(match=f"{keys.base}:*", count=1000)]
     if old:
         await redis.delete(*old)
@@ -69,7 +65,6 @@ async def aggregated(
     written = [k async for k in redis.scan_iter(match=f"{keys.base}:*", count=1000)]
     if written:
         await redis.delete(*written)
-    await redis.aclose()
 
 
 async def test_a_platform_admin_gets_the_5_minute_figures_of_the_aggregates(

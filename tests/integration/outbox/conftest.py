@@ -84,20 +84,6 @@ async def empty_outbox(outbox_db: asyncpg.Pool) -> asyncpg.Pool:
 
 
 @pytest.fixture
-async def stream_redis(servers: dict[str, str]) -> AsyncIterator[Redis]:
-    client = Redis.from_url(servers["redis"])
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def keyspace(run_id: str, stream_redis: Redis) -> AsyncIterator[KeySpace]:
-    space = KeySpace(prefix=f"cctest:{run_id}:{uuid.uuid4().hex[:8]}")
-    yield space
-    await stream_redis.delete(space.stream(DOMAIN_EVENTS_STREAM))
-
-
-@pytest.fixture
 def stream(keyspace: KeySpace) -> str:
     return keyspace.stream(DOMAIN_EVENTS_STREAM)
 

@@ -12,7 +12,6 @@ from redis.asyncio import Redis
 
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.events import DOMAIN_EVENTS_STREAM, DomainEvent, OrganizationChanged
-from collabcache_shared.settings import RedisSettings
 from tests.integration.builders import Builder
 from tests.integration.outbox.conftest import (
     RelayFactory,
@@ -32,7 +31,7 @@ def organization_change(event: DomainEvent) -> OrganizationChanged:
 
 
 async def test_a_committed_change_is_published_as_its_outbox_event_and_the_row_deleted(
-    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, stream_redis: Redis, stream: str
+    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, redis: Redis, stream: str
 ) -> None:
     [org_id] = await insert_organizations(empty_outbox, 1)
     [(_, event)] = await outbox_rows(empty_outbox)
@@ -49,7 +48,7 @@ async def test_a_committed_change_is_published_as_its_outbox_event_and_the_row_d
         return relay.published == 1  # counted once the round has committed
 
     await eventually(committed)
-    [message] = await read_stream(stream_redis, stream)
+    [message] = await read_stream(redis, stream)
     assert message.event == event
     assert (
         organization_change(DomainEvent.model_validate_json(message.body)).organization_id == org_id
@@ -61,16 +60,16 @@ async def test_a_committed_change_is_published_as_its_outbox_event_and_the_row_d
 
 
 async def test_the_trace_context_travels_in_the_event_and_as_a_header(
-    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, stream_redis: Redis, stream: str
+    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, redis: Redis, stream: str
 ) -> None:
     await insert_organizations(empty_outbox, 1, traceparent=TRACEPARENT)
     make_relay().start()
 
     async def published() -> bool:
-        return len(await read_stream(stream_redis, stream)) == 1
+        return len(await read_stream(redis, stream)) == 1
 
     await eventually(published)
-    [message] = await read_stream(stream_redis, stream)
+    [message] = await read_stream(redis, stream)
     assert message.headers["traceparent"] == TRACEPARENT
     assert DomainEvent.model_validate_json(message.body).traceparent == TRACEPARENT
 
@@ -107,7 +106,7 @@ async def test_a_faststream_stream_subscriber_receives_domain_events_with_their_
 
 
 async def test_a_burst_is_published_in_outbox_order_across_many_batches(
-    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, stream_redis: Redis, stream: str
+    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, redis: Redis, stream: str
 ) -> None:
     backlog = await insert_organizations(empty_outbox, 60)  # waiting before the relay starts
     expected = [event for _, event in await outbox_rows(empty_outbox)]
@@ -119,7 +118,7 @@ async def test_a_burst_is_published_in_outbox_order_across_many_batches(
         return relay.published == 120
 
     await eventually(all_published)
-    messages = await read_stream(stream_redis, stream)
+    messages = await read_stream(redis, stream)
     assert [m.event for m in messages[:60]] == expected
     published_orgs = [m.event["payload"]["organization_id"] for m in messages]
     assert published_orgs == [str(o) for o in backlog + live]
@@ -127,7 +126,7 @@ async def test_a_burst_is_published_in_outbox_order_across_many_batches(
 
 
 async def test_a_notification_wakes_the_relay_long_before_its_poll(
-    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, stream_redis: Redis, stream: str
+    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, redis: Redis, stream: str
 ) -> None:
     relay = make_relay(poll_interval_seconds=60)
     relay.start()
@@ -135,13 +134,13 @@ async def test_a_notification_wakes_the_relay_long_before_its_poll(
     await insert_organizations(empty_outbox, 1)
 
     async def published() -> bool:
-        return len(await read_stream(stream_redis, stream)) == 1
+        return len(await read_stream(redis, stream)) == 1
 
     await eventually(published, within=2.0)
 
 
 async def test_the_poll_publishes_a_row_whose_notification_never_came(
-    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, stream_redis: Redis, stream: str
+    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, redis: Redis, stream: str
 ) -> None:
     relay = make_relay(poll_interval_seconds=0.2)
     relay.start()
@@ -162,15 +161,15 @@ async def test_the_poll_publishes_a_row_whose_notification_never_came(
     )
 
     async def published() -> bool:
-        return len(await read_stream(stream_redis, stream)) == 1
+        return len(await read_stream(redis, stream)) == 1
 
     await eventually(published, within=3.0)
-    [message] = await read_stream(stream_redis, stream)
+    [message] = await read_stream(redis, stream)
     assert DomainEvent.model_validate_json(message.body) == event
 
 
 async def test_the_stream_is_trimmed_to_about_its_maxlen(
-    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, stream_redis: Redis, stream: str
+    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, redis: Redis, stream: str
 ) -> None:
     await empty_outbox.execute(
         "INSERT INTO organizations (id, name) "
@@ -184,27 +183,27 @@ async def test_the_stream_is_trimmed_to_about_its_maxlen(
         return relay.published == 1000
 
     await eventually(all_published)
-    length = await stream_redis.xlen(stream)
+    length = await redis.xlen(stream)
     assert 100 <= length < 1000  # MAXLEN ~: whole nodes are trimmed, the newest entries stay
-    assert (await read_stream(stream_redis, stream))[-1].event == last_event
+    assert (await read_stream(redis, stream))[-1].event == last_event
 
 
 async def test_a_write_through_the_api_reaches_the_stream_through_the_apps_relay(
     client: httpx.AsyncClient,
     build: Builder,
     db: asyncpg.Pool,
-    redis_settings: RedisSettings,
-    stream_redis: Redis,
+    redis: Redis,
+    app_keyspace: KeySpace,
 ) -> None:
     scene = await build.scene()
     response = await client.patch(
         f"/api/organizations/{scene.org_id}", json={"name": "Renamed"}, headers=scene.owner.headers
     )
     assert response.status_code == 200, response.text
-    app_stream = KeySpace(prefix=redis_settings.key_prefix).stream(DOMAIN_EVENTS_STREAM)
+    app_stream = app_keyspace.stream(DOMAIN_EVENTS_STREAM)
 
     async def renamed() -> list[DomainEvent]:
-        messages = await read_newest(stream_redis, app_stream, 500)
+        messages = await read_newest(redis, app_stream, 500)
         events = [DomainEvent.model_validate_json(m.body) for m in messages]
         return [
             e
