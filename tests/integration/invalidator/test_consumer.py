@@ -27,6 +27,7 @@ from collabcache_shared.events import (
 )
 from collabcache_shared.invalidation import keys_for_events
 from collabcache_shared.settings import RedisSettings
+from tests.cache_support import cached_body, store_body
 from tests.integration.invalidator.support import FAST, as_json, eventually, publish, running
 from tests.integration.streams import entries, read_group
 
@@ -44,7 +45,7 @@ def study_events(n: int, org: uuid.UUID | None = None) -> list[DomainEvent]:
 async def fill(cache: CacheManager, keys: Iterable[CacheKey]) -> list[Slot]:
     slots = [Slot(key, variant) for key in keys for variant in ("page:1", "page:2")]
     for slot in slots:
-        assert await cache.set(slot, b"cached")
+        assert await store_body(cache, slot, b"cached")
     return slots
 
 
@@ -94,7 +95,7 @@ async def test_events_published_before_the_first_start_invalidate_their_entries(
             assert f.entry is not None and f.stale_since_ms is not None, f.slot
         else:
             assert f.entry is None, f.slot
-    assert await cache.get(untouched) == b"cached"
+    assert await cached_body(cache, untouched) == b"cached"
     assert await redis.xpending(invalidator.names.stream, invalidator.names.group) == {
         "pending": 0,
         "min": None,

@@ -28,7 +28,7 @@ from .entry import Entry, etag_of
 from .errors import REDIS_FAILURES, RedisUnavailable
 from .fences import Fences
 from .flights import Flight
-from .keys import CacheKey, Family
+from .keys import CacheKey
 from .store import EntryStore, FillResult, Found, Lease, Slot
 
 log = logging.getLogger(__name__)
@@ -337,38 +337,6 @@ class CacheManager:
         except RedisUnavailable:
             self.counters["invalidation_failed"] += len(keys)
             return False
-
-    async def invalidate_family(self, family: Family) -> bool:
-        """Retire every entry of a family at once (an operator's tool: O(1), no SCAN)."""
-        try:
-            await self._redis(self.store.retire, [family])
-            return True
-        except RedisUnavailable:
-            return False
-
-    # -- the plan's plain operations ----------------------------------------------------------
-    async def get(self, slot: Slot) -> bytes | None:
-        looked = await self.lookup([slot])
-        entry = self.fresh(looked[0], now_ms()) if looked else None
-        return entry.body if entry is not None else None
-
-    async def set(self, slot: Slot, body: bytes) -> bool:
-        """Store unconditionally (takes the lease over) unless a write's fence is up: for
-        warming a value read after every write it must reflect, never for read-through."""
-        looked = await self.lookup([slot])
-        if not looked:
-            return False
-        generation = looked[0].generation
-        try:
-            lease = await self._redis(self._lease, slot, generation, "force")
-        except RedisUnavailable:
-            return False
-        if not lease.granted:
-            return False
-        return await self._fill(slot, lease, generation, body) is FillResult.STORED
-
-    async def delete(self, *keys: CacheKey) -> bool:
-        return await self.invalidate(keys)
 
     def stats(self) -> dict[str, Any]:
         state = self.breaker.state.value

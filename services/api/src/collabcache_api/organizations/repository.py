@@ -59,13 +59,6 @@ async def member_with_user(
     ).first()
 
 
-async def member_ids(session: AsyncSession, org_id: uuid.UUID) -> list[uuid.UUID]:
-    result = await session.scalars(
-        select(OrganizationMember.user_id).where(OrganizationMember.organization_id == org_id)
-    )
-    return list(result)
-
-
 async def owner_count(session: AsyncSession, org_id: uuid.UUID) -> int:
     count = await session.scalar(
         select(func.count()).where(
