@@ -7,8 +7,9 @@ from collections.abc import Iterable
 
 from collabcache_shared.cache.entry import Entry, etag_of
 from collabcache_shared.cache.keys import Family
-from collabcache_shared.cache.manager import CacheManager, now_ms
+from collabcache_shared.cache.manager import CacheManager
 from collabcache_shared.cache.store import EntryStore, FillResult, Slot
+from collabcache_shared.clock import now_ms
 
 
 async def cached_body(cache: CacheManager, slot: Slot) -> bytes | None:

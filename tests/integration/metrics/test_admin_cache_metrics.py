@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from collabcache_api.main import create_app
 from collabcache_shared.cache.keys import KeySpace
+from collabcache_shared.clock import now_ms
 from collabcache_shared.events import CACHE_EVENTS_STREAM, METRICS_GROUP, CacheEvent
 from collabcache_shared.metrics.fold import fold_cache_events
 from collabcache_shared.metrics.layout import AggregateKeys
@@ -21,7 +22,6 @@ from tests.integration.builders import Builder
 from tests.integration.metrics.support import (
     exact_percentile,
     expected_figures,
-    now_ms,
     same_bucket,
 )
 

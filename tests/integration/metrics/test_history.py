@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from collabcache_metrics.bootstrap import build
 from collabcache_shared.cache.keys import KeySpace
+from collabcache_shared.clock import now_ms
 from collabcache_shared.events import (
     CACHE_EVENTS_STREAM,
     INVALIDATION_EVENTS_STREAM,
@@ -26,7 +27,6 @@ from tests.integration.metrics.support import (
     eventually,
     exact_percentile,
     group_settled,
-    now_ms,
     publish,
     running,
     same_bucket,

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from ..background import cancel_until_done
+from ..clock import now_ms
 from ..settings import CacheSettings
 from .breaker import BreakerState, CircuitBreaker
 from .entry import Entry, etag_of
@@ -49,10 +50,6 @@ class Result:
     etag: str
     outcome: Outcome
     age_s: int | None = None
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class CacheManager:
