@@ -17,7 +17,8 @@ import pytest
 from collabcache_api.cli import main
 from collabcache_api.migrate import upgrade
 from collabcache_api.security import user_id_from_token
-from collabcache_api.seed import OWNER_EMAIL, SeedConfig, generate
+from collabcache_api.seed import OWNER_EMAIL, generate
+from collabcache_api.seed_dataset import SeedConfig
 from collabcache_shared.settings import AuthSettings
 
 SMALL = {"organizations": 4, "users": 40, "teams": 5, "studies": 12, "comments": 150}

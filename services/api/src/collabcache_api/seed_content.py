@@ -1,6 +1,6 @@
 """The demo dataset's content: studies, their collaborators, comments and the activity log.
 
-Part of the pure generator in `seed` (same seed and `now`, same rows). Activity entries use the
+Part of the pure generator of `seed` (same seed and `now`, same rows). Activity entries use the
 verbs and object types the API records: "created"/"updated" on a study, "collaborator_added"
 on a user, "comment_added"/"comment_resolved" on a comment.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import accumulate
 
-from .seed import DAY, Dataset, Org, People, Randomness, SeedConfig
+from .seed_dataset import DAY, Dataset, Org, People, Randomness, SeedConfig
 
 STATUSES = ("draft", "active", "completed", "archived")
 STATUS_WEIGHTS = (15, 45, 25, 15)
