@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -15,7 +16,8 @@ from collabcache_shared.cache.manager import CacheManager
 from collabcache_shared.cache.store import AnyRedis, EntryStore
 from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
 from tests.databases import migrated_database
-from tests.integration.builders import Builder
+from tests.integration.builders import Builder, Scene
+from tests.integration.statements import StatementCounter, counting
 
 
 @pytest.fixture(scope="session")
@@ -85,3 +87,15 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 def build(db: asyncpg.Pool, api_settings: ApiSettings) -> Builder:
     return Builder(db, api_settings)
+
+
+@pytest.fixture
+async def scene(build: Builder) -> Scene:
+    """One organization with its cast (`Builder.scene`), new for the test."""
+    return await build.scene()
+
+
+@pytest.fixture
+def sql(app: Any) -> Iterator[StatementCounter]:
+    """Every SQL statement the app under test sends during the test."""
+    yield from counting(app)

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from redis.asyncio import Redis
 
 from collabcache_api.security import issue_token
 from collabcache_shared.cache.keys import Family, KeySpace
 from collabcache_shared.settings import ApiSettings
 from tests.integration.builders import Builder, Scene
-from tests.integration.cache_http.conftest import StatementCounter, counting
 from tests.integration.cache_http.endpoints import CACHED_GETS
+from tests.integration.statements import StatementCounter
 
 PARAMETER = re.compile(r"\{(\w+)\}")
 
@@ -43,11 +41,6 @@ def _fill(template: str, s: Scene) -> str:
         "user_id": s.member.id,
     }
     return PARAMETER.sub(lambda m: str(ids[m.group(1)]), template)
-
-
-@pytest.fixture
-def sql(app: Any) -> Iterator[StatementCounter]:
-    yield from counting(app)
 
 
 async def test_a_token_of_no_user_gets_401_everywhere_and_caches_nothing(
@@ -86,8 +79,3 @@ async def test_a_known_users_hit_still_costs_no_query(
         again = await client.get(get.path(scene), headers=caller.headers)
         assert again.headers["x-cache"] == "HIT", get.route
         assert sql.statements == [], get.route
-
-
-@pytest.fixture
-async def scene(build: Builder) -> Scene:
-    return await build.scene()

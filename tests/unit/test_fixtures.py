@@ -8,6 +8,8 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+TESTS = ROOT / "tests"
+SHARED = {"prefix", "keyspace", "redis", "settings_under", "cache", "app_keyspace", "scene", "sql"}
 # Overrides on purpose: cache/'s `redis` is a client of each backend in turn (standalone, cluster).
 OVERRIDES = {("redis", "tests/integration/cache/conftest.py")}
 
@@ -27,15 +29,24 @@ def _fixtures(path: Path) -> list[str]:
     ]
 
 
-def test_no_fixture_is_defined_in_two_conftests() -> None:
+def _definitions(pattern: str) -> dict[str, list[str]]:
     where: dict[str, list[str]] = defaultdict(list)
-    for conftest in sorted((ROOT / "tests").rglob("conftest.py")):
-        for name in _fixtures(conftest):
-            where[name].append(str(conftest.relative_to(ROOT)))
+    for path in sorted(TESTS.rglob(pattern)):
+        for name in _fixtures(path):
+            place = str(path.relative_to(ROOT))
+            if (name, place) not in OVERRIDES:
+                where[name].append(place)
+    return where
+
+
+def test_no_fixture_is_defined_in_two_conftests() -> None:
     twice = {
-        name: places
-        for name, places in where.items()
-        if len([p for p in places if (name, p) not in OVERRIDES]) > 1
+        name: places for name, places in _definitions("conftest.py").items() if len(places) > 1
     }
     assert not twice
-    assert {"prefix", "keyspace", "redis", "settings_under", "app_keyspace"} <= set(where)
+
+
+def test_the_shared_fixtures_are_defined_once_in_the_whole_suite() -> None:
+    where = _definitions("*.py")
+    assert set(where) >= SHARED
+    assert {name: where[name] for name in SHARED if len(where[name]) > 1} == {}

@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 from collabcache_shared.cache.entry import Entry
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from tests.integration.builders import Scene
-from tests.integration.cache_http.conftest import StatementCounter
 from tests.integration.cache_http.endpoints import CACHED_GETS, CachedGet
+from tests.integration.statements import StatementCounter
 
 STRONG_ETAG = re.compile(r'^"[0-9a-f]{16}"$')
 

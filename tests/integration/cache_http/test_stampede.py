@@ -18,7 +18,7 @@ from collabcache_shared.cache.manager import CacheManager, Outcome
 from collabcache_shared.cache.store import EntryStore, Slot
 from collabcache_shared.settings import CacheSettings
 from tests.integration.builders import Scene
-from tests.integration.cache_http.conftest import StatementCounter
+from tests.integration.statements import StatementCounter
 
 READERS = 200
 ANALYTICS_SQL = "SELECT role, count(*) FROM organization_members"

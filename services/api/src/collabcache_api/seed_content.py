@@ -87,10 +87,28 @@ def _study(r: Randomness, data: Dataset, people: People, cum: list[int]) -> Stud
     study.collaborators[owner] = ("owner", created)
     title = f"{r.rng.choice(KINDS)} {r.rng.choice(TOPICS)} #{len(data.studies) + 1}"
     updated = created
-    _activity(r, data, study.id, owner, "created", "study", study.id, created)
+    _activity(
+        r,
+        data,
+        study_id=study.id,
+        actor=owner,
+        verb="created",
+        object_type="study",
+        object_id=study.id,
+        at=created,
+    )
     if status != "draft":
         updated = r.between(created, r.now)
-        _activity(r, data, study.id, owner, "updated", "study", study.id, updated)
+        _activity(
+            r,
+            data,
+            study_id=study.id,
+            actor=owner,
+            verb="updated",
+            object_type="study",
+            object_id=study.id,
+            at=updated,
+        )
     data.studies.append((study.id, org.id, title, status, owner, created, updated))
     return study
 
@@ -119,7 +137,16 @@ def _collaborators(r: Randomness, data: Dataset, people: People, study: StudyDra
         role = r.rng.choices(EXTRA_ROLES, weights=EXTRA_ROLE_WEIGHTS)[0]
         since = r.between(study.created_at, until)
         study.collaborators[uid] = (role, since)
-        _activity(r, data, study.id, study.owner, "collaborator_added", "user", uid, since)
+        _activity(
+            r,
+            data,
+            study_id=study.id,
+            actor=study.owner,
+            verb="collaborator_added",
+            object_type="user",
+            object_id=uid,
+            at=since,
+        )
     for uid, (role, since) in study.collaborators.items():
         data.study_collaborators.append((study.id, uid, role, since, since))
 
@@ -154,15 +181,34 @@ def _comment(r: Randomness, data: Dataset, study: StudyDraft, author: uuid.UUID)
     comment_id = r.new_id()
     body = r.rng.choice(REMARKS)
     data.comments.append((comment_id, study.id, author, body, resolved, created, updated))
-    _activity(r, data, study.id, author, "comment_added", "comment", comment_id, created)
+    _activity(
+        r,
+        data,
+        study_id=study.id,
+        actor=author,
+        verb="comment_added",
+        object_type="comment",
+        object_id=comment_id,
+        at=created,
+    )
     if resolved:
         resolver = author if r.rng.random() < 0.6 else study.owner
-        _activity(r, data, study.id, resolver, "comment_resolved", "comment", comment_id, updated)
+        _activity(
+            r,
+            data,
+            study_id=study.id,
+            actor=resolver,
+            verb="comment_resolved",
+            object_type="comment",
+            object_id=comment_id,
+            at=updated,
+        )
 
 
 def _activity(
     r: Randomness,
     data: Dataset,
+    *,
     study_id: uuid.UUID,
     actor: uuid.UUID,
     verb: str,

@@ -39,7 +39,9 @@ async def organization_analytics(
     return await cache.read(
         ORGANIZATION_ANALYTICS,
         {"org_id": org_id},
-        cache.in_own_session(lambda own: service.organization_analytics(own, user_id, org_id)),
+        cache.in_own_session(
+            lambda own: service.organization_analytics(own, user_id=user_id, org_id=org_id)
+        ),
     )
 
 
@@ -63,5 +65,7 @@ async def team_analytics(
     return await cache.read(
         TEAM_ANALYTICS,
         {"team_id": team_id},
-        cache.in_own_session(lambda own: service.team_analytics(own, user_id, team_id)),
+        cache.in_own_session(
+            lambda own: service.team_analytics(own, user_id=user_id, team_id=team_id)
+        ),
     )

@@ -15,9 +15,9 @@ from .schemas import OrganizationAnalytics, TeamAnalytics
 
 
 async def organization_analytics(
-    session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID
+    session: AsyncSession, *, user_id: uuid.UUID, org_id: uuid.UUID
 ) -> OrganizationAnalytics:
-    await access.require_org_member(session, org_id, user_id)
+    await access.require_org_member(session, org_id=org_id, user_id=user_id)
     figures = await repo.organization_figures(session, org_id)
     figures["members_by_role"] = {
         r.value: figures["members_by_role"].get(r.value, 0) for r in OrgRole
@@ -34,10 +34,10 @@ async def organization_analytics(
 
 
 async def team_analytics(
-    session: AsyncSession, user_id: uuid.UUID, team_id: uuid.UUID
+    session: AsyncSession, *, user_id: uuid.UUID, team_id: uuid.UUID
 ) -> TeamAnalytics:
-    team = await visible_team(session, user_id, team_id)
-    figures = await repo.team_figures(session, team_id, team.organization_id)
+    team = await visible_team(session, user_id=user_id, team_id=team_id)
+    figures = await repo.team_figures(session, team_id=team_id, org_id=team.organization_id)
     return TeamAnalytics(
         team_id=team_id,
         organization_id=team.organization_id,
