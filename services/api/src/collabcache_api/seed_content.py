@@ -88,24 +88,17 @@ def _study(r: Randomness, data: Dataset, people: People, cum: list[int]) -> Stud
     title = f"{r.rng.choice(KINDS)} {r.rng.choice(TOPICS)} #{len(data.studies) + 1}"
     updated = created
     _activity(
-        r,
-        data,
-        study_id=study.id,
-        actor=owner,
-        verb="created",
-        object_type="study",
-        object_id=study.id,
-        at=created,
+        r, data, "created", "study", study_id=study.id, actor=owner, object_id=study.id, at=created
     )
     if status != "draft":
         updated = r.between(created, r.now)
         _activity(
             r,
             data,
+            "updated",
+            "study",
             study_id=study.id,
             actor=owner,
-            verb="updated",
-            object_type="study",
             object_id=study.id,
             at=updated,
         )
@@ -140,10 +133,10 @@ def _collaborators(r: Randomness, data: Dataset, people: People, study: StudyDra
         _activity(
             r,
             data,
+            "collaborator_added",
+            "user",
             study_id=study.id,
             actor=study.owner,
-            verb="collaborator_added",
-            object_type="user",
             object_id=uid,
             at=since,
         )
@@ -184,10 +177,10 @@ def _comment(r: Randomness, data: Dataset, study: StudyDraft, author: uuid.UUID)
     _activity(
         r,
         data,
+        "comment_added",
+        "comment",
         study_id=study.id,
         actor=author,
-        verb="comment_added",
-        object_type="comment",
         object_id=comment_id,
         at=created,
     )
@@ -196,10 +189,10 @@ def _comment(r: Randomness, data: Dataset, study: StudyDraft, author: uuid.UUID)
         _activity(
             r,
             data,
+            "comment_resolved",
+            "comment",
             study_id=study.id,
             actor=resolver,
-            verb="comment_resolved",
-            object_type="comment",
             object_id=comment_id,
             at=updated,
         )
@@ -208,11 +201,11 @@ def _comment(r: Randomness, data: Dataset, study: StudyDraft, author: uuid.UUID)
 def _activity(
     r: Randomness,
     data: Dataset,
+    verb: str,
+    object_type: str,
     *,
     study_id: uuid.UUID,
     actor: uuid.UUID,
-    verb: str,
-    object_type: str,
     object_id: uuid.UUID,
     at: datetime,
 ) -> None:

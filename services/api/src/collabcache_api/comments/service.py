@@ -48,10 +48,10 @@ async def add_comment(
     await session.flush()
     record_activity(
         session,
+        "comment_added",
+        "comment",
         study_id=study_id,
         actor_id=user_id,
-        verb="comment_added",
-        object_type="comment",
         object_id=comment.id,
     )
     await session.flush()
@@ -79,22 +79,17 @@ async def update_comment(
         comment.body = data.body
         record_activity(
             session,
+            "comment_edited",
+            "comment",
             study_id=study_id,
             actor_id=user_id,
-            verb="comment_edited",
-            object_type="comment",
             object_id=comment_id,
         )
     if data.resolved is not None and data.resolved != comment.resolved:
         comment.resolved = data.resolved
         verb = "comment_resolved" if data.resolved else "comment_reopened"
         record_activity(
-            session,
-            study_id=study_id,
-            actor_id=user_id,
-            verb=verb,
-            object_type="comment",
-            object_id=comment_id,
+            session, verb, "comment", study_id=study_id, actor_id=user_id, object_id=comment_id
         )
     comment.updated_at = utcnow()
     await session.flush()
@@ -116,10 +111,10 @@ async def delete_comment(
     await session.delete(comment)
     record_activity(
         session,
+        "comment_deleted",
+        "comment",
         study_id=study_id,
         actor_id=user_id,
-        verb="comment_deleted",
-        object_type="comment",
         object_id=comment_id,
     )
     await session.flush()

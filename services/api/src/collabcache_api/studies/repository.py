@@ -91,11 +91,11 @@ async def activity(
 
 def record_activity(
     session: AsyncSession,
+    verb: str,
+    object_type: str,
     *,
     study_id: uuid.UUID,
     actor_id: uuid.UUID,
-    verb: str,
-    object_type: str,
     object_id: uuid.UUID | None,
 ) -> None:
     """Add an activity entry to the current transaction (flushed with the change itself)."""

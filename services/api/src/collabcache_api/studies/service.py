@@ -61,12 +61,7 @@ async def create_study(
     await session.flush()
     session.add(StudyCollaborator(study_id=study.id, user_id=user_id, role=StudyRole.OWNER))
     repo.record_activity(
-        session,
-        study_id=study.id,
-        actor_id=user_id,
-        verb="created",
-        object_type="study",
-        object_id=study.id,
+        session, "created", "study", study_id=study.id, actor_id=user_id, object_id=study.id
     )
     await session.flush()
     return StudyPublic.model_validate(study)
@@ -86,12 +81,7 @@ async def update_study(
         study.status = data.status
     study.updated_at = utcnow()
     repo.record_activity(
-        session,
-        study_id=study_id,
-        actor_id=user_id,
-        verb="updated",
-        object_type="study",
-        object_id=study_id,
+        session, "updated", "study", study_id=study_id, actor_id=user_id, object_id=study_id
     )
     await session.flush()
     return StudyPublic.model_validate(study)
@@ -123,10 +113,10 @@ async def add_collaborator(
     session.add(StudyCollaborator(study_id=study_id, user_id=data.user_id, role=data.role))
     repo.record_activity(
         session,
+        "collaborator_added",
+        "user",
         study_id=study_id,
         actor_id=user_id,
-        verb="collaborator_added",
-        object_type="user",
         object_id=data.user_id,
     )
     await session.flush()
@@ -155,10 +145,10 @@ async def change_collaborator_role(
     collab.updated_at = utcnow()
     repo.record_activity(
         session,
+        "collaborator_role_changed",
+        "user",
         study_id=study_id,
         actor_id=user_id,
-        verb="collaborator_role_changed",
-        object_type="user",
         object_id=member_id,
     )
     await session.flush()
@@ -182,10 +172,10 @@ async def remove_collaborator(
     await session.delete(collab)
     repo.record_activity(
         session,
+        "collaborator_removed",
+        "user",
         study_id=study_id,
         actor_id=user_id,
-        verb="collaborator_removed",
-        object_type="user",
         object_id=member_id,
     )
     await session.flush()
