@@ -1,11 +1,11 @@
-"""Every benchmark of issue 7 in one run: the comparative load scenarios (`bench.load`) and the
-focused benchmarks (`bench.cache_latency`, `bench.invalidation_lag`, `bench.ceiling`,
-`bench.memory`, and `bench.history`: freshness under faults), one summary, every target printed
-as met / not met (never asserted).
+"""Every benchmark (README, "Benchmarks") in one run: the comparative load scenarios
+(`bench.load`) and the focused benchmarks (`bench.cache_latency`, `bench.invalidation_lag`,
+`bench.ceiling`, `bench.memory`, and `bench.history`: freshness under faults), one summary,
+every target printed as met / not met (never asserted).
 
 Profiles: `smoke` (seconds, small dataset; writes nothing, what `make test` runs), `quick`
 (`make bench`: every scenario at reduced duration, a few minutes on 2 cores) and `full`
-(`make bench-full`: the plan's durations: normal 50 req/s for 10 min, peak 200 req/s for 5 min,
+(`make bench-full`: the full durations: normal 50 req/s for 10 min, peak 200 req/s for 5 min,
 sustained 100 req/s for 30 min, after a 5-minute warming from a cold cache).
 
 The load generator is open-loop asyncio (`bench/load/generator.py`), not Locust: Locust's

@@ -44,8 +44,9 @@ async def test_invalidation_drops_every_page(cache: CacheManager) -> None:
 
 
 async def test_no_stale_set_when_a_write_lands_during_the_load(cache: CacheManager) -> None:
-    """Property 1: hold the loader after its database read, commit a write, invalidate,
-    release the loader: the old value must not be in the cache."""
+    """No stale fill (README, "Consistency guarantees, in plain words"): hold the loader after
+    its database read, commit a write, invalidate, release the loader: the old value must not
+    be in the cache."""
     org = uuid.uuid4()
     slot = members_slot(org)
     database = {"value": b"old"}

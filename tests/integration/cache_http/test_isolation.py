@@ -1,5 +1,6 @@
-"""Property 4, isolation: no user ever receives a response cached for another, and access is
-decided before any cached body is returned, on the very next request after it changed."""
+"""No leaks (README, "Consistency guarantees, in plain words"): no user ever receives a response
+cached for another, and access is decided before any cached body is returned, on the very next
+request after it changed."""
 
 from __future__ import annotations
 

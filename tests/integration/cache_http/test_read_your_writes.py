@@ -1,5 +1,6 @@
-"""Property 2, read-your-writes: once a write has answered, every cached GET it affects
-answers data that includes it (analytics: STALE at most until one background refresh ends).
+"""Read your writes (README, "Consistency guarantees, in plain words"): once a write has
+answered, every cached GET it affects answers data that includes it (analytics: STALE at most
+until one background refresh ends).
 
 Driven by the table in `write_cases.py`, which covers every write route of the OpenAPI. The
 negative control removes, one read at a time, the invalidation that read depends on and shows

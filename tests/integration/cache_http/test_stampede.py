@@ -1,5 +1,6 @@
-"""Property 3, no stampede: concurrent readers of a cold entry cause one database load, in one
-process (single flight) and across processes (the Redis lease), with a bounded wait."""
+"""One load per cold key (README, "Consistency guarantees, in plain words"): concurrent readers
+of a cold entry cause one database load, in one process (single flight) and across processes
+(the Redis lease), with a bounded wait."""
 
 from __future__ import annotations
 

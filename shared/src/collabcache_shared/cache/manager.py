@@ -2,8 +2,9 @@
 and never lets a slow or dead Redis fail or hold a request (README, "The fenced cache
 protocol").
 
-- `get_or_load` (the plan's `withCache`): hit, or load once (a per-process single flight and a
-  Redis lease across processes), fill only while the lease holds and no write's fence is up.
+- `get_or_load`, the read-through of every cached GET: hit, or load once (a per-process single
+  flight and a Redis lease across processes), fill only while the lease holds and no write's
+  fence is up.
 - A request shares an in-process load only if that load's result was certified by Redis after
   the request joined it (a fill its lease still allowed, or a lookup): a load that began
   before a write the request saw complete is never shared with it.
