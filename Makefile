@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 -include .run/stack.env
 export
 
-.PHONY: help install run test test-fast test-unit test-integration lint seed token up down docker-ready migrate asyncapi client bench bench-full bench-report dashboard-fake
+.PHONY: help install run test test-fast test-unit test-integration lint fmt seed token up down docker-ready migrate asyncapi client bench bench-full bench-report dashboard-fake
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -42,11 +42,17 @@ test-unit: test-fast ## the same as test-fast
 test-integration: .venv/.synced ## the integration tier (real PostgreSQL and Redis)
 	$(RUN) pytest tests/integration
 
+# The same checks run before each commit with `pre-commit install` (.pre-commit-config.yaml);
+# mypy checks the paths `[tool.mypy] files` names in pyproject.toml (sources, tests, bench, scripts).
 lint: .venv/.synced ## ruff, mypy and the import contracts
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy shared/src services/api/src services/invalidator/src services/metrics/src
+	$(RUN) mypy
 	$(RUN) lint-imports
+
+fmt: .venv/.synced ## fix what ruff can fix, then format every file
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
 
 migrate: .venv/.synced ## apply the database migrations
 	$(RUN) python -m collabcache_api.cli migrate
@@ -62,7 +68,7 @@ token: .venv/.synced ## print a bearer token for EMAIL (the last line)
 bench: .venv/.synced ## quick run of every benchmark (~9 min): bench/results/bench-<stamp>.json
 	$(RUN) python -m bench.run --profile quick
 
-bench-full: .venv/.synced ## the plan's durations (hours): then `make bench-report` renders docs
+bench-full: .venv/.synced ## every benchmark at full duration (hours): then `make bench-report` renders docs
 	$(RUN) python -m bench.run --profile full
 
 bench-report: .venv/.synced ## render docs/benchmarks.md from the newest bench/results/*.json
@@ -86,7 +92,7 @@ deploy/.env:
 	@exit 2
 
 # Before compose is asked anything: is there a Compose plugin, and an engine that answers?
-docker-ready:
+docker-ready: ## check for the Compose plugin and a running Docker engine (make up runs it first)
 	@docker compose version >/dev/null 2>&1 || { echo "make up needs Docker with the Compose plugin (\`docker compose version\` fails): https://docs.docker.com/compose/install/" >&2; exit 2; }
 	@docker info >/dev/null 2>&1 || { echo "make up needs a running Docker engine (\`docker info\` gets no answer): start Docker, or use \`make run\` (no containers)" >&2; exit 2; }
 

@@ -1,14 +1,15 @@
 """Throughput ceiling of one cached endpoint next to a bare Redis-GET app, in one invocation.
 
-Issue 7: "cached endpoint throughput >= 60% of the bare Redis-GET app's". Both are served by
-uvicorn with the same settings (one worker, the loop and HTTP implementations production's
-`run()` picks: uvloop and httptools; access log off for both), on one private `redis-server`.
-The cached endpoint is GET /api/organizations/{id}/members of the seeded owner (its standing
-and the page in one Redis round trip); the bare app GETs a key holding the exact bytes of
-that cached response. wrk pushes both with the same connections, threads and duration,
-in alternating rounds so both see the same machine load. Every cached request is checked:
-wrk must see no non-2xx answer, a sample must carry `X-Cache: HIT`, and the API's own cache
-events (its `stream:cache-events`, production default) must record nothing but HITs.
+The target (README, "Benchmarks"): cached endpoint throughput >= 60% of the bare Redis-GET
+app's. Both are served by uvicorn with the same settings (one worker, the loop and HTTP
+implementations production's `run()` picks: uvloop and httptools; access log off for both), on
+one private `redis-server`. The cached endpoint is GET /api/organizations/{id}/members of the
+seeded owner (its standing and the page in one Redis round trip); the bare app GETs a key
+holding the exact bytes of that cached response. wrk pushes both with the same connections,
+threads and duration, in alternating rounds so both see the same machine load. Every cached
+request is checked: wrk must see no non-2xx answer, a sample must carry `X-Cache: HIT`, and the
+API's own cache events (its `stream:cache-events`, production default) must record nothing but
+HITs.
 
 Usage: `uv run python -m bench.ceiling [--profile smoke|quick|full] [--py-spy DIR]`
 (uses DATABASE_URL; creates and drops its own database; smoke writes no result file).

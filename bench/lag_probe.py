@@ -25,6 +25,7 @@ import redis
 import redis.asyncio as aioredis
 
 from bench.pipeline_stack import DELETED_CHANNEL
+from collabcache_shared.cache.entry import DATA
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 
 UPDATE_COMMENT = "UPDATE comments SET body = $2 WHERE id = $1"
@@ -72,7 +73,7 @@ async def targets(db: asyncpg.Pool, keyspace: KeySpace, limit: int) -> list[Targ
 async def warm(client: aioredis.Redis, keys: Sequence[str]) -> None:
     pipe = client.pipeline(transaction=False)
     for key in keys:
-        pipe.hset(key, "d:bench", b"cached")
+        pipe.hset(key, DATA + "bench", b"cached")
         pipe.pexpire(key, ENTRY_TTL_MS)
     await pipe.execute()
 

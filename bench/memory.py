@@ -1,4 +1,5 @@
-"""Redis memory of a fully warm cache, extrapolated to 100,000 users (issue 7: < 1 GB).
+"""Redis memory of a fully warm cache, extrapolated to 100,000 users (target: < 1 GB,
+README "Benchmarks").
 
 On a private `redis-server` and a freshly seeded database, the real API (uvicorn) warms a
 sample of every cached family: each sampled scope (an organization, a team, a study, a user,

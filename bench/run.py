@@ -1,11 +1,11 @@
-"""Every benchmark of issue 7 in one run: the comparative load scenarios (`bench.load`) and the
-focused benchmarks (`bench.cache_latency`, `bench.invalidation_lag`, `bench.ceiling`,
-`bench.memory`, and `bench.history`: freshness under faults), one summary, every target printed
-as met / not met (never asserted).
+"""Every benchmark (README, "Benchmarks") in one run: the comparative load scenarios
+(`bench.load`) and the focused benchmarks (`bench.cache_latency`, `bench.invalidation_lag`,
+`bench.ceiling`, `bench.memory`, and `bench.history`: freshness under faults), one summary,
+every target printed as met / not met (never asserted).
 
 Profiles: `smoke` (seconds, small dataset; writes nothing, what `make test` runs), `quick`
 (`make bench`: every scenario at reduced duration, a few minutes on 2 cores) and `full`
-(`make bench-full`: the plan's durations: normal 50 req/s for 10 min, peak 200 req/s for 5 min,
+(`make bench-full`: the full durations: normal 50 req/s for 10 min, peak 200 req/s for 5 min,
 sustained 100 req/s for 30 min, after a 5-minute warming from a cold cache).
 
 The load generator is open-loop asyncio (`bench/load/generator.py`), not Locust: Locust's
@@ -16,7 +16,7 @@ Usage: `uv run python -m bench.run [--profile smoke|quick|full] [--parts load,..
 history).
 DATABASE_URL names the PostgreSQL server (each part creates and drops its own database). Outside
 smoke the result goes to bench/results/bench-<stamp>.json (ignored by git: a result meant for the
-docs is added with `git add -f`); `make bench-report` renders docs/benchmarks.md.
+docs is named in .gitignore with `!` and committed); `make bench-report` renders docs/benchmarks.md.
 
 Before anything starts, the programs the chosen parts run (bench/tools.py: redis-server, wrk)
 must be on PATH: a missing one ends the run at once, exit status 2. Ctrl-C stops the whole run:
@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
-import importlib
 import json
 import os
 import platform
@@ -82,20 +80,8 @@ async def _part(
     return outcome
 
 
-def _optional(module: str, notes: list[str]) -> Any | None:
-    """B2's modules (bench.ceiling, bench.memory): skipped with a note when absent."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        notes.append(f"{module} is not there: skipped")
-        print(f"  note: {module} is not there: skipped", flush=True)
-        return None
-
-
 async def main(profile: str, parts: frozenset[str] = PARTS) -> dict[str, Any]:
-    from bench import cache_latency, invalidation_lag, write_latency
+    from bench import cache_latency, ceiling, history, invalidation_lag, memory, write_latency
 
     INTERRUPT.attach()
     admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -114,14 +100,13 @@ async def main(profile: str, parts: frozenset[str] = PARTS) -> dict[str, Any]:
         "cache_latency": lambda: cache_latency.main(requests, smoke),
         "invalidation_lag": lambda: invalidation_lag.main(rate, seconds, burst, lag_smoke),
         "write_latency": lambda: write_latency.main(WRITE_LATENCY[profile]),
+        "ceiling": lambda: ceiling.main(profile),
+        "memory": lambda: memory.main(profile),
+        "history": lambda: history.main(profile),
     }
-    for name in ("load", "cache_latency", "invalidation_lag", "write_latency"):
+    for name, work in works.items():  # in this order
         if name in parts:
-            result[name] = await _part(name, works[name], notes)
-    for name in ("ceiling", "memory", "history"):
-        module = _optional(f"bench.{name}", notes) if name in parts else None
-        if module is not None:
-            result[name] = await _part(name, functools.partial(module.main, profile), notes)
+            result[name] = await _part(name, work, notes)
     notes += [f"{name}: not run (--parts)" for name in sorted(PARTS - parts)]
     result["targets"] = collect(result)
     result["notes"] = notes

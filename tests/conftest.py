@@ -12,8 +12,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
+
+from collabcache_shared.cache.keys import KeySpace
+from tests.redis_keys import drop_keys
 
 pytest_plugins = ["tests.hang_report"]
 
@@ -51,8 +55,22 @@ ALONE = (
 )
 
 
+# Every test's tier is the folder it lives in (`make test-fast` runs `unit`; README, "Tests"):
+# `-m unit`, `-m "integration and not alone"` and the like select by it.
+TIERS = ("unit", "integration", "e2e", "history")
+TESTS = Path(__file__).resolve().parent
+
+
+def _tier_of(item: pytest.Item) -> str:
+    parts = item.path.resolve().relative_to(TESTS).parts
+    if len(parts) < 2 or parts[0] not in TIERS:
+        raise pytest.UsageError(f"{item.nodeid}: a test lives in tests/<tier>/, one of {TIERS}")
+    return parts[0]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        item.add_marker(_tier_of(item))
         if item.nodeid.startswith(ALONE):
             item.add_marker(pytest.mark.alone)
 
@@ -93,3 +111,17 @@ def servers() -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 def run_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def prefix(servers: dict[str, str], run_id: str) -> Iterator[str]:
+    """A Redis key prefix of the test's own; every key under it is removed afterwards."""
+    value = f"cctest:{run_id}:{uuid.uuid4().hex[:8]}"
+    yield value
+    drop_keys(servers["redis"], value)
+
+
+@pytest.fixture
+def keyspace(prefix: str) -> KeySpace:
+    """The test's own key space: its cache entries and streams collide with nothing."""
+    return KeySpace(prefix=prefix)

@@ -65,7 +65,7 @@ def sample_payloads() -> dict[str, object]:
 
 
 def sample_events() -> dict[str, DomainEvent]:
-    return {name: DomainEvent(payload=p) for name, p in sample_payloads().items()}  # type: ignore[arg-type]
+    return {name: DomainEvent(payload=p) for name, p in sample_payloads().items()}
 
 
 class RecordingStore:

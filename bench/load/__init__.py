@@ -1,2 +1,3 @@
-"""Comparative load benchmarks (issue 7): one seeded database, four variants of the API, an
-open-loop generator at fixed arrival rates, and an oracle for stale reads. See `bench.run`."""
+"""Comparative load benchmarks (README, "Benchmarks"): one seeded database, four variants of the
+API, an open-loop generator at fixed arrival rates, and an oracle for stale reads. See
+`bench.run`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The bench-scale dataset of issue 7 (COPY-loaded by the seed command in ~6-9 s).
+# The bench-scale dataset (README, "Benchmarks"; COPY-loaded by the seed command in ~6-9 s).
 BENCH_SEED = ["--orgs", "100", "--users", "10000", "--teams", "1000"]
 BENCH_SEED += ["--studies", "5000", "--comments", "100000"]
 SMOKE_SEED = ["--orgs", "10", "--users", "300", "--teams", "30", "--studies", "150"]

@@ -1,5 +1,5 @@
-"""Issue 7's targets, each {"name", "target", "measured", "met"}: met is None when the part
-that measures it did not run. Printed and rendered, never asserted."""
+"""The benchmark targets (README, "Benchmarks"), each {"name", "target", "measured", "met"}: met
+is None when the part that measures it did not run. Printed and rendered, never asserted."""
 
 from __future__ import annotations
 

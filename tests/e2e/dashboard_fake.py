@@ -25,6 +25,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from collabcache_shared.clock import now_ms
+
 STATIC_DIR = Path(__file__).resolve().parents[2] / "services/metrics/src/collabcache_metrics/static"
 MODES = ("traffic", "idle", "failing")
 WINDOW_SECONDS = {"1m": 60, "5m": 300, "1h": 3600}
@@ -199,7 +201,7 @@ class FakeStats:
     def recent_activity(self, rps: float) -> list[dict[str, Any]]:
         if rps == 0:
             return []
-        now_ms = time.time_ns() // 1_000_000
+        now = now_ms()
         events = []
         for index in range(20):
             template, family, _share, hit_rate = self.rng.choice(ENDPOINTS)
@@ -207,7 +209,7 @@ class FakeStats:
             latency = self.rng.uniform(0.3, 1.5) if outcome == "HIT" else self.rng.uniform(3, 15)
             events.append(
                 {
-                    "at_ms": now_ms - index * 37,
+                    "at_ms": now - index * 37,
                     "endpoint": template,
                     "family": family,
                     "outcome": outcome,

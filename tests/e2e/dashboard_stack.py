@@ -23,10 +23,10 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
-import redis
 
 from tests.databases import migrated_database
 from tests.e2e.dashboard_support import free_port
+from tests.redis_keys import drop_keys
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,13 +174,7 @@ class RealStack:
             time.sleep(0.25)
 
     def _remove_redis_keys(self) -> None:
-        client = redis.Redis.from_url(self.servers["redis"])
-        try:
-            keys = list(client.scan_iter(match=f"{self.key_prefix}:*", count=1000))
-            for start in range(0, len(keys), 500):
-                client.unlink(*keys[start : start + 500])
-        finally:
-            client.close()
+        drop_keys(self.servers["redis"], self.key_prefix)
 
 
 class Traffic(threading.Thread):

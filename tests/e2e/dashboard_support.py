@@ -27,6 +27,7 @@ from collabcache_shared.events import (
     InvalidationApplied,
 )
 from collabcache_shared.settings import MetricsSettings, RedisSettings
+from tests.redis_keys import drop_keys
 
 # Debian's Chromium (apt-get install chromium); Playwright's own browser downloads are not used.
 CHROMIUM = Path("/usr/bin/chromium")
@@ -84,11 +85,7 @@ def metrics_service(redis_url: str, prefix: str, settings: MetricsSettings) -> I
         with ServerThread(app_of(service)) as url:
             yield url
     finally:
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        drop_keys(redis_url, prefix)
 
 
 PAST_ENDPOINTS = ("/api/organizations/{org_id}/members", "/api/organizations")

@@ -33,7 +33,7 @@ RESULTS = ROOT / "bench" / "results"
 PART = "invalidation_lag"
 STOP_WITHIN_S = 20.0
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 
 class Tree(threading.Thread):

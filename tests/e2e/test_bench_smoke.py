@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE_TIMEOUT_SECONDS = 240
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(SMOKE_TIMEOUT_SECONDS + 30)]
+pytestmark = pytest.mark.timeout(SMOKE_TIMEOUT_SECONDS + 30)
 
 # module -> (its smoke flags, the tools it needs, lines its report must print)
 BENCHES = {

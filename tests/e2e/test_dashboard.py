@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,6 @@ from tests.e2e.dashboard_support import (
 )
 
 pytestmark = [
-    pytest.mark.e2e,
     pytest.mark.timeout(180),
     pytest.mark.skipif(
         not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
@@ -110,11 +108,6 @@ def fake() -> Iterator[tuple[str, FakeStats]]:
     stats = FakeStats(seed=7)
     with ServerThread(create_app(stats)) as url:
         yield url, stats
-
-
-@pytest.fixture
-def prefix(run_id: str) -> str:
-    return f"cctest:{run_id}:dash:{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from tests.history.cluster import Cluster
 from tests.history.faults import FAULTS
 from tests.history.runner import KindResult, run_kind, table, timelines
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
+pytestmark = pytest.mark.timeout(150)
 
 # Redis faults get longer: writes stall on Redis timeouts while they last, so fewer happen.
 SECONDS = {"redis CLIENT PAUSE": 4.5, "redis SIGSTOP": 4.5, "redis restart": 4.0}

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from collabcache_api.main import create_app
-from collabcache_shared.settings import ApiSettings, RedisSettings
+from collabcache_shared.cache.keys import KeySpace
+from collabcache_shared.cache.manager import CacheManager
+from collabcache_shared.cache.store import AnyRedis, EntryStore
+from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
 from tests.databases import migrated_database
-from tests.integration.builders import Builder
+from tests.integration.builders import Builder, Scene
+from tests.integration.statements import StatementCounter, counting
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +35,32 @@ def api_settings(database_url: str) -> ApiSettings:
 @pytest.fixture(scope="session")
 def redis_settings(servers: dict[str, str], run_id: str) -> RedisSettings:
     return RedisSettings(url=servers["redis"], key_prefix=f"cctest:{run_id}")
+
+
+@pytest.fixture(scope="session")
+def app_keyspace(redis_settings: RedisSettings) -> KeySpace:
+    """The key space the session's app writes to (the run's prefix)."""
+    return KeySpace(prefix=redis_settings.key_prefix)
+
+
+@pytest.fixture
+def settings_under(servers: dict[str, str], prefix: str) -> RedisSettings:
+    """Redis settings of a service run under the test's own prefix."""
+    return RedisSettings(url=servers["redis"], key_prefix=prefix)
+
+
+@pytest.fixture
+async def redis(servers: dict[str, str]) -> AsyncIterator[Redis]:
+    """A plain client on the run's Redis (responses not decoded)."""
+    client = Redis.from_url(servers["redis"])
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def cache(redis: AnyRedis, keyspace: KeySpace) -> CacheManager:
+    """A cache manager on `redis`, under the test's own key space."""
+    return CacheManager(EntryStore(redis, keyspace), CacheSettings())
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +87,15 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 def build(db: asyncpg.Pool, api_settings: ApiSettings) -> Builder:
     return Builder(db, api_settings)
+
+
+@pytest.fixture
+async def scene(build: Builder) -> Scene:
+    """One organization with its cast (`Builder.scene`), new for the test."""
+    return await build.scene()
+
+
+@pytest.fixture
+def sql(app: Any) -> Iterator[StatementCounter]:
+    """Every SQL statement the app under test sends during the test."""
+    yield from counting(app)

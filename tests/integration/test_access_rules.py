@@ -170,8 +170,18 @@ async def test_permissions_report_the_callers_rights(
     response = await client.get(path, headers=world.headers(caller))
     assert response.status_code == 200, response.text
     p = response.json()
-    reported = (p["study_role"], p["organization_role"], p["can_view"], p["can_comment"])
-    reported += (p["can_edit"], p["can_manage_collaborators"], p["can_moderate_comments"])
+    reported = tuple(
+        p[right]
+        for right in (
+            "study_role",
+            "organization_role",
+            "can_view",
+            "can_comment",
+            "can_edit",
+            "can_manage_collaborators",
+            "can_moderate_comments",
+        )
+    )
     assert reported == RIGHTS[caller]
     assert p["user_id"] == str(world.caller(caller).id)  # type: ignore[union-attr]
 

@@ -21,6 +21,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 API = Path(sys.executable).parent / "collabcache-api"
+Running = tuple[subprocess.Popen[bytes], str, Path]  # the server, its URL, its log
 
 
 def _free_port() -> int:
@@ -31,7 +32,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def two_workers(database_url: str, servers: dict[str, str], tmp_path: Path) -> Iterator[tuple]:
+def two_workers(database_url: str, servers: dict[str, str], tmp_path: Path) -> Iterator[Running]:
     port, log = _free_port(), tmp_path / "api.log"
     env = {
         **os.environ,
@@ -77,7 +78,7 @@ def _starts_logged(log: Path) -> int:
     )
 
 
-def test_two_workers_share_the_port_log_alike_and_stop_together(two_workers: tuple) -> None:
+def test_two_workers_share_the_port_log_alike_and_stop_together(two_workers: Running) -> None:
     process, url, log = two_workers
     children = [  # multiprocessing's resource tracker is a child too
         c for c in psutil.Process(process.pid).children() if "spawn_main" in " ".join(c.cmdline())

@@ -12,7 +12,9 @@ def _path(org_id: object, user_id: object) -> str:
     return f"/api/organizations/{org_id}/members/{user_id}"
 
 
-async def _roles(client: httpx.AsyncClient, org_id: object, headers: dict[str, str]) -> dict:
+async def _roles(
+    client: httpx.AsyncClient, org_id: object, headers: dict[str, str]
+) -> dict[str, str]:
     response = await client.get(f"/api/organizations/{org_id}/members", headers=headers)
     assert response.status_code == 200, response.text
     return {m["user_id"]: m["role"] for m in response.json()["items"]}

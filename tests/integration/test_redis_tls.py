@@ -52,7 +52,6 @@ from tests.integration.builders import Builder, Person
 
 REDIS_SERVER = shutil.which("redis-server")
 pytestmark = [
-    pytest.mark.integration,
     pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed"),
 ]
 USER = "collabcache"

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.types import Message
 
 from collabcache_api.guards import BodyLimit
 from collabcache_api.main import create_app
@@ -48,9 +49,9 @@ async def test_a_body_announced_over_the_limit_is_refused_unread() -> None:
     async def receive() -> dict[str, Any]:
         raise AssertionError("the body must not be read")
 
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     headers = [(b"content-length", str(LIMIT + 1).encode())]

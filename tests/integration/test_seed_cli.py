@@ -17,7 +17,8 @@ import pytest
 from collabcache_api.cli import main
 from collabcache_api.migrate import upgrade
 from collabcache_api.security import user_id_from_token
-from collabcache_api.seed import OWNER_EMAIL, SeedConfig, generate
+from collabcache_api.seed import OWNER_EMAIL, generate
+from collabcache_api.seed_dataset import SeedConfig
 from collabcache_shared.settings import AuthSettings
 
 SMALL = {"organizations": 4, "users": 40, "teams": 5, "studies": 12, "comments": 150}
@@ -86,7 +87,9 @@ def first_load(seed_db: str) -> tuple[int, str, str]:
     return cli(seed_db, "seed", *SMALL_ARGS, "--if-empty")
 
 
-def test_first_seed_loads_the_requested_rows(seed_db: str, first_load: tuple[int, str, str]):
+def test_first_seed_loads_the_requested_rows(
+    seed_db: str, first_load: tuple[int, str, str]
+) -> None:
     code, out, err = first_load
     assert (code, err) == (0, "")
     found = counts(seed_db)
@@ -99,7 +102,9 @@ def test_first_seed_loads_the_requested_rows(seed_db: str, first_load: tuple[int
     assert {(r["id"], r["email"]) for r in rows} == {(u[0], u[1]) for u in expected.users}
 
 
-def test_if_empty_leaves_a_seeded_database_alone(seed_db: str, first_load: tuple[int, str, str]):
+def test_if_empty_leaves_a_seeded_database_alone(
+    seed_db: str, first_load: tuple[int, str, str]
+) -> None:
     before = counts(seed_db)
     code, out, _ = cli(seed_db, "seed", "--scale", "0.01", "--seed", "99", "--if-empty")
     assert code == 0
@@ -107,7 +112,9 @@ def test_if_empty_leaves_a_seeded_database_alone(seed_db: str, first_load: tuple
     assert counts(seed_db) == before
 
 
-def test_plain_seed_refuses_a_non_empty_database(seed_db: str, first_load: tuple[int, str, str]):
+def test_plain_seed_refuses_a_non_empty_database(
+    seed_db: str, first_load: tuple[int, str, str]
+) -> None:
     before = counts(seed_db)
     code, out, err = cli(seed_db, "seed", "--scale", "0.01", "--seed", "99")
     assert code == 1
@@ -116,7 +123,9 @@ def test_plain_seed_refuses_a_non_empty_database(seed_db: str, first_load: tuple
     assert counts(seed_db) == before
 
 
-def test_token_for_owner_decodes_to_the_owner(seed_db: str, first_load: tuple[int, str, str]):
+def test_token_for_owner_decodes_to_the_owner(
+    seed_db: str, first_load: tuple[int, str, str]
+) -> None:
     owner_id = _run(_fetch(seed_db, "SELECT id FROM users WHERE email = $1", OWNER_EMAIL))[0][0]
     code, out, _ = cli(seed_db, "token", "Owner@Example.COM")
     assert code == 0
@@ -126,7 +135,7 @@ def test_token_for_owner_decodes_to_the_owner(seed_db: str, first_load: tuple[in
     assert (code, claims["exp"] - claims["iat"]) == (0, 120)
 
 
-def test_token_for_an_unknown_email_fails(seed_db: str, first_load: tuple[int, str, str]):
+def test_token_for_an_unknown_email_fails(seed_db: str, first_load: tuple[int, str, str]) -> None:
     code, out, err = cli(seed_db, "token", "nobody@example.com")
     assert code == 1
     assert out == ""

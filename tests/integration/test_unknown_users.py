@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from redis.asyncio import Redis
 
 from collabcache_api.security import issue_token
 from collabcache_shared.cache.keys import Family, KeySpace
 from collabcache_shared.settings import ApiSettings
 from tests.integration.builders import Builder, Scene
-from tests.integration.cache_http.conftest import StatementCounter, counting
 from tests.integration.cache_http.endpoints import CACHED_GETS
+from tests.integration.statements import StatementCounter
 
 PARAMETER = re.compile(r"\{(\w+)\}")
 
@@ -45,18 +43,13 @@ def _fill(template: str, s: Scene) -> str:
     return PARAMETER.sub(lambda m: str(ids[m.group(1)]), template)
 
 
-@pytest.fixture
-def sql(app: Any) -> Iterator[StatementCounter]:
-    yield from counting(app)
-
-
 async def test_a_token_of_no_user_gets_401_everywhere_and_caches_nothing(
     app: Any,
     client: httpx.AsyncClient,
     build: Builder,
     api_settings: ApiSettings,
-    redis_settings: Any,
-    servers: dict[str, str],
+    redis: Redis,
+    app_keyspace: KeySpace,
 ) -> None:
     s = await build.scene()
     ghost = uuid.uuid4()
@@ -65,17 +58,13 @@ async def test_a_token_of_no_user_gets_401_everywhere_and_caches_nothing(
     assert len(routes) >= 25  # the whole API, not a sample
     answers = {}
     for method, template in routes:
-        body = {} if method in {"POST", "PATCH"} else None
+        body: dict[str, Any] | None = {} if method in {"POST", "PATCH"} else None
         response = await client.request(method, _fill(template, s), json=body, headers=headers)
         answers[f"{method} {template}"] = response.status_code
     assert set(answers.values()) == {401}, {k: v for k, v in answers.items() if v != 401}
 
-    redis = Redis.from_url(servers["redis"])
-    try:
-        root = KeySpace(prefix=redis_settings.key_prefix).root
-        assert [k async for k in redis.scan_iter(match=f"{root}:*{ghost}*")] == []
-    finally:
-        await redis.aclose()
+    root = app_keyspace.root
+    assert [k async for k in redis.scan_iter(match=f"{root}:*{ghost}*")] == []
 
 
 async def test_a_known_users_hit_still_costs_no_query(
@@ -90,8 +79,3 @@ async def test_a_known_users_hit_still_costs_no_query(
         again = await client.get(get.path(scene), headers=caller.headers)
         assert again.headers["x-cache"] == "HIT", get.route
         assert sql.statements == [], get.route
-
-
-@pytest.fixture
-async def scene(build: Builder) -> Scene:
-    return await build.scene()

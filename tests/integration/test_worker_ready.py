@@ -12,8 +12,6 @@ from collabcache_invalidator.main import create_app as create_invalidator
 from collabcache_metrics.main import create_app as create_metrics
 from collabcache_shared.settings import RedisSettings
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.mark.parametrize("create_app", [create_invalidator, create_metrics], ids=["inv", "metrics"])
 async def test_ready_once_the_broker_reaches_redis(

@@ -124,7 +124,7 @@ def test_every_readme_section_it_points_at_exists() -> None:
 
 def test_every_pointer_at_it_in_the_code_names_one_of_its_sections() -> None:
     sections = headings(DOC.read_text())
-    pointers = {}
+    pointers: dict[str, str] = {}
     for name in tracked_files():
         if name.endswith((".py", ".toml")) and (ROOT / name).is_file():
             source = squash((ROOT / name).read_text())

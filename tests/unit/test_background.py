@@ -50,7 +50,7 @@ async def test_a_task_that_never_ends_is_left_behind_at_the_deadline() -> None:
     assert not await cancel_until_done([task], retry_seconds=0.01, deadline_seconds=0.1)
 
     assert not task.done()
-    task.get_coro().close()  # type: ignore[union-attr]  # the test's own clean-up
+    task.get_coro().close()  # the test's own clean-up
 
 
 class _AbsorbingRedis:

@@ -88,7 +88,8 @@ def test_reports_go_in_one_call_per_chunk_and_a_failed_call_drops_only_its_own(
 
 @pytest.mark.parametrize("lag_ms", [0.0, 0.001, 1234.5, 86_400_000.125, 1e20])
 def test_a_report_is_encoded_exactly_as_its_model_would_be(lag_ms: float) -> None:
-    fields = {"at_ms": 1_767_225_600_000, "event_type": "team.changed.v1", "keys": 3}
+    fields: dict[str, Any] = {"at_ms": 1_767_225_600_000, "event_type": "team.changed.v1"}
+    fields["keys"] = 3
     expected = InvalidationApplied(**fields, lag_ms=lag_ms).model_dump_json().encode()
     assert invalidation_applied_json(**fields, lag_ms=lag_ms) == expected
 

@@ -99,10 +99,10 @@ def test_with_no_provider_events_are_traced_only_once_the_process_has_one(
 ) -> None:
     provider, exporter = traced()
     events = deliveries(*sample_events().values())
-    monkeypatch.setattr(tracing.trace, "get_tracer_provider", trace.ProxyTracerProvider)
+    monkeypatch.setattr(trace, "get_tracer_provider", trace.ProxyTracerProvider)
     assert EventTracing().start(events) is None
 
-    monkeypatch.setattr(tracing.trace, "get_tracer_provider", lambda: provider)
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
     spans = EventTracing().start(events)
 
     assert spans is not None and len(spans) == len(events)

@@ -7,9 +7,11 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_DOCKER = """#!/bin/sh
@@ -27,12 +29,56 @@ def _make(*args: str, path: str | None = None) -> subprocess.CompletedProcess[st
     )
 
 
+def _rules() -> dict[str, str]:
+    """Every rule of the Makefile: its target and the rest of its line."""
+    text = (ROOT / "Makefile").read_text()
+    return dict(re.findall(r"^([^\s#:=]+):(?!=)(.*)$", text, flags=re.MULTILINE))
+
+
+def _phony() -> set[str]:
+    return set(_rules()[".PHONY"].split())
+
+
+def _listed() -> set[str]:
+    """The targets `make help` lists (a line each)."""
+    return set(re.findall(r"^  make (\S+)", _make("help").stdout, flags=re.MULTILINE))
+
+
 def test_help_lists_every_target_the_readme_names() -> None:
-    listed = set(re.findall(r"make (\S+)", _make("help").stdout))
+    listed = _listed()
     named = set(re.findall(r"`make ([a-z-]+)", (ROOT / "README.md").read_text()))
     assert named <= listed, named - listed
     expected = {"test-fast", "test-unit", "test-integration", "bench-report", "dashboard-fake"}
-    assert expected <= listed
+    assert {*expected, "fmt"} <= listed
+
+
+def test_every_target_has_its_help_line_and_is_phony() -> None:
+    """A rule is a command (`.PHONY`, with a `## what it does` that `make help` lists) or
+    builds a file (its target is a path)."""
+    rules = _rules()
+    files = {target for target in rules if "/" in target or "$" in target}
+    commands = set(rules) - files - {".PHONY"}
+    assert commands == _phony(), commands ^ _phony()
+    undocumented = {target for target in commands if "## " not in rules[target]}
+    assert not undocumented
+    listed = _listed()
+    assert listed == commands, listed ^ commands
+
+
+def test_fmt_fixes_and_formats_test_fast_runs_the_unit_tier_alone() -> None:
+    fmt = _make("-n", "fmt").stdout
+    assert re.search(r"ruff check --fix \.$", fmt, flags=re.MULTILINE), fmt
+    assert re.search(r"ruff format \.$", fmt, flags=re.MULTILINE), fmt
+    fast = _make("-n", "test-fast").stdout
+    assert re.search(r"pytest tests/unit$", fast, flags=re.MULTILINE), fast
+
+
+def test_lint_runs_mypy_over_tests_bench_and_scripts_too() -> None:
+    lint = _make("-n", "lint").stdout
+    assert re.search(r"mypy$", lint, flags=re.MULTILINE), lint  # on `[tool.mypy] files`
+    files = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["files"]
+    sources = {"shared/src", "services/api/src", "services/invalidator/src", "services/metrics/src"}
+    assert {*sources, "tests", "bench", "scripts"} <= set(files)
 
 
 @pytest.mark.parametrize(
@@ -50,3 +96,24 @@ def test_make_up_says_what_is_missing(tmp_path: Path, compose: int, engine: int,
     assert done.returncode != 0
     assert says in done.stderr, done.stderr
     assert "unexpected" not in done.stderr  # compose itself was never run
+
+
+def _tool_commands(lines: list[str]) -> list[str]:
+    """`ruff check`, `mypy`...: each `uv run --frozen <tool> ...` command, without its paths
+    and the flags that only say which files (`.`, `--force-exclude`)."""
+    found = []
+    for line in lines:
+        _, run, command = line.partition("run --frozen ")
+        if run:
+            words = command.split()
+            found.append(" ".join(w for w in words if w not in {".", "--force-exclude"}))
+    return found
+
+
+def test_pre_commit_runs_the_checks_of_make_lint() -> None:
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = [hook for repo in config["repos"] for hook in repo["hooks"]]
+    entries = _tool_commands([hook["entry"] for hook in hooks])
+    lint = _tool_commands(_make("-n", "lint").stdout.splitlines())
+    assert entries == lint
+    assert {"ruff check", "ruff format --check", "mypy", "lint-imports"} <= set(lint)

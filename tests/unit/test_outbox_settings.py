@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -24,7 +26,7 @@ def test_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     "bad", [{"batch_size": 0}, {"poll_interval_seconds": 0}, {"stream_maxlen": 10}]
 )
-def test_nonsense_is_refused(bad: dict[str, float]) -> None:
+def test_nonsense_is_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         OutboxSettings(**bad)
 

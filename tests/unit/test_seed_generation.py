@@ -11,15 +11,8 @@ from typing import Any
 
 import pytest
 
-from collabcache_api.seed import (
-    ADMIN_EMAIL,
-    MEMBER_EMAIL,
-    OWNER_EMAIL,
-    TABLE_COLUMNS,
-    Dataset,
-    SeedConfig,
-    generate,
-)
+from collabcache_api.seed import ADMIN_EMAIL, MEMBER_EMAIL, OWNER_EMAIL, generate
+from collabcache_api.seed_dataset import TABLE_COLUMNS, Dataset, SeedConfig
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 API_VERBS = {

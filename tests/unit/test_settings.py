@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -44,14 +45,16 @@ def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 def test_production_refuses_a_default_or_short_secret(
     settings_class: type[AuthSettings], secret: str | None
 ) -> None:
-    extra = {} if secret is None else {"jwt_secret": SecretStr(secret)}
+    extra: dict[str, Any] = {} if secret is None else {"jwt_secret": SecretStr(secret)}
     with pytest.raises(ValueError, match="JWT_SECRET"):
         settings_class(environment="production", **extra)
 
 
 @pytest.mark.parametrize("settings_class", [AuthSettings, ApiSettings])
 def test_production_accepts_a_strong_secret(settings_class: type[AuthSettings]) -> None:
-    extra = {"allowed_hosts": ["api.example.org"]} if settings_class is ApiSettings else {}
+    extra: dict[str, Any] = {}
+    if settings_class is ApiSettings:
+        extra["allowed_hosts"] = ["api.example.org"]
     settings = settings_class(environment="production", jwt_secret=SecretStr(STRONG), **extra)
     assert settings.is_production
     assert settings.jwt_secret.get_secret_value() == STRONG
@@ -89,7 +92,7 @@ def test_a_refused_secret_is_not_printed_in_the_error() -> None:
         ApiSettings(environment="production", jwt_secret=SecretStr(weak), allowed_hosts=[HOST])
     assert weak not in str(refused.value)
     with pytest.raises(ValueError) as invalid:  # a value refused by its type: not echoed either
-        ApiSettings(api_port="not-a-port-but-a-secret")  # type: ignore[arg-type]
+        ApiSettings(api_port="not-a-port-but-a-secret")
     assert "not-a-port-but-a-secret" not in str(invalid.value)
 
 

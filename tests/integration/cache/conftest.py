@@ -7,16 +7,13 @@ restart it; `redis_cluster` is the cluster. Both are torn down whatever the test
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from collabcache_shared.cache.client import make_redis
-from collabcache_shared.cache.keys import KeySpace
-from collabcache_shared.cache.manager import CacheManager
-from collabcache_shared.cache.store import AnyRedis, EntryStore
-from collabcache_shared.settings import CacheSettings, RedisSettings
+from collabcache_shared.cache.store import AnyRedis
+from collabcache_shared.settings import RedisSettings
 from tests.integration.cache.redis_server import RedisCluster, RedisServer, temp_directory
 
 BACKENDS = ["standalone", "cluster"]
@@ -56,16 +53,8 @@ def redis_settings_for(request: pytest.FixtureRequest, servers: dict[str, str]) 
 
 @pytest.fixture
 async def redis(redis_settings_for: RedisSettings) -> AsyncIterator[AnyRedis]:
+    """Here a client of each backend in turn (tests/integration/conftest.py's plain client,
+    overridden): every test of this folder runs on the standalone Redis and on the cluster."""
     client = make_redis(redis_settings_for)
     yield client
     await client.aclose()
-
-
-@pytest.fixture
-def keyspace(run_id: str) -> KeySpace:
-    return KeySpace(prefix=f"cctest:{run_id}:{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture
-def cache(redis: AnyRedis, keyspace: KeySpace) -> CacheManager:
-    return CacheManager(EntryStore(redis, keyspace), CacheSettings())

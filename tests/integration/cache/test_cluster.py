@@ -18,6 +18,7 @@ from collabcache_shared.cache.keys import POLICIES, CacheKey, Family, KeySpace
 from collabcache_shared.cache.manager import CacheManager, Loader, Outcome, Result
 from collabcache_shared.cache.store import AnyRedis, EntryStore, Slot
 from collabcache_shared.settings import CacheSettings, RedisSettings
+from tests.cache_support import retire
 from tests.integration.cache.redis_server import RedisCluster, temp_directory
 
 BOUND = 1.0  # seconds: no call may take longer, even with a node gone
@@ -100,7 +101,7 @@ async def test_entries_and_generations_live_on_every_node(
     for slot in slots:
         assert (await cluster_cache.get_or_load(slot, _const(b"x"))).outcome is Outcome.MISS
         assert (await cluster_cache.get_or_load(slot, _const(b"y"))).outcome is Outcome.HIT
-    await cluster_cache.store.retire_all()
+    await retire(cluster_cache.store, POLICIES)
     per_node = keys_per_node(redis_cluster, prefix)
     assert all(per_node), [len(keys) for keys in per_node]
     generations = [k for keys in per_node for k in keys if b":gen:" in k]

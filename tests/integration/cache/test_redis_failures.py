@@ -1,6 +1,7 @@
-"""Property 5: Redis slow or down never fails a read, and never makes a request wait; a write
-that cannot fence the cache answers 503 at once and changes nothing (README, "The fenced cache
-protocol"), and a write whose clear is lost leaves its fence up until it expires.
+"""Redis trouble is not your trouble (README, "Consistency guarantees, in plain words"): Redis
+slow or down never fails a read, and never makes a request wait; a write that cannot fence the
+cache answers 503 at once and changes nothing (README, "The fenced cache protocol"), and a write
+whose clear is lost leaves its fence up until it expires.
 
 Each test runs its own app (its own breaker) on a private `redis-server` that it kills,
 pauses (`CLIENT PAUSE`: slow, data kept) or freezes (SIGSTOP: hung, data kept), over HTTP.

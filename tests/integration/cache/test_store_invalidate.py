@@ -10,11 +10,12 @@ import uuid
 from redis.asyncio.cluster import RedisCluster
 
 from collabcache_shared.cache import scripts
-from collabcache_shared.cache.entry import STALE_SINCE
+from collabcache_shared.cache.entry import DATA, GENERATION, STALE_SINCE
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from collabcache_shared.cache.store import AnyRedis, EntryStore
 
 NOW_MS = 1_767_225_600_000
+VALUE, INVALIDATIONS = (DATA + "-").encode(), GENERATION.encode()
 
 
 def keys_of(family: Family, n: int) -> list[CacheKey]:
@@ -23,7 +24,7 @@ def keys_of(family: Family, n: int) -> list[CacheKey]:
 
 async def fill(redis: AnyRedis, names: list[str]) -> None:
     for name in names:
-        await redis.hset(name, mapping={"d:-": b"cached", "g": 0})
+        await redis.hset(name, mapping={VALUE: b"cached", INVALIDATIONS: 0})
 
 
 async def flush_scripts(redis: AnyRedis) -> None:
@@ -52,7 +53,7 @@ async def test_plain_entries_go_and_stale_serving_ones_are_marked(
             assert not await redis.exists(keyspace.entry(key))
         for key in stale:
             entry = await redis.hgetall(keyspace.entry(key))
-            assert entry[b"d:-"] == b"cached" and entry[b"g"] == str(attempt).encode()
+            assert entry[VALUE] == b"cached" and entry[INVALIDATIONS] == str(attempt).encode()
             assert entry[STALE_SINCE.encode()] == str(NOW_MS + 1).encode()  # the first one
     if isinstance(redis, RedisCluster):  # NOSCRIPT answered, EVAL loaded it where it was missing
         assert await script_loaded(redis, scripts.INVALIDATE_SHA)

@@ -28,8 +28,9 @@ from collabcache_shared.cache import manager as manager_module
 from collabcache_shared.cache.entry import DATA, Entry
 from collabcache_shared.cache.flights import Flight
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
-from collabcache_shared.cache.manager import CacheManager, Loader, Outcome, Result, now_ms
+from collabcache_shared.cache.manager import CacheManager, Loader, Outcome, Result
 from collabcache_shared.cache.store import AnyRedis, Slot
+from collabcache_shared.clock import now_ms
 from collabcache_shared.settings import CacheSettings
 from tests.integration.cache.scheduler import (
     Chooser,

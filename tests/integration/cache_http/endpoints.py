@@ -70,5 +70,3 @@ BY_ROUTE = {g.route: g for g in CACHED_GETS}
 # GETs that are deliberately not cached: the caller's own profile (one primary-key read), and
 # the cache's own live metrics (read from the metrics aggregates in Redis).
 UNCACHED_GETS = {"/api/me", "/api/admin/cache-metrics"}
-# Families with no API endpoint: PERFORMANCE_METRICS is reserved for the metrics service.
-FAMILIES_WITHOUT_ENDPOINT = {F.PERFORMANCE_METRICS}

@@ -20,7 +20,7 @@ LIMIT = CacheSettings().max_entry_fields
 
 
 async def test_a_cursor_and_limit_flood_leaves_the_entry_bounded(
-    client: httpx.AsyncClient, build: Builder, redis: Redis, keyspace: KeySpace
+    client: httpx.AsyncClient, build: Builder, redis: Redis, app_keyspace: KeySpace
 ) -> None:
     s = await build.scene()
     path = f"/api/organizations/{s.org_id}/members"
@@ -32,19 +32,19 @@ async def test_a_cursor_and_limit_flood_leaves_the_entry_bounded(
     for limit in range(1, 61):
         response = await client.get(path, params={"limit": limit}, headers=s.owner.headers)
         assert response.status_code == 200 and response.headers["x-cache"] in {"MISS", "HIT"}
-    entry = keyspace.entry(CacheKey.of(Family.ORGANIZATION_MEMBERS, s.org_id))
+    entry = app_keyspace.entry(CacheKey.of(Family.ORGANIZATION_MEMBERS, s.org_id))
     assert 4 <= await redis.hlen(entry) <= LIMIT
     again = await client.get(path, params={"limit": 60}, headers=s.owner.headers)
     assert again.status_code == 200  # a variant with no room is answered, just not stored
 
 
 async def test_refusals_of_unknown_organizations_are_not_cached(
-    client: httpx.AsyncClient, build: Builder, redis: Redis, keyspace: KeySpace
+    client: httpx.AsyncClient, build: Builder, redis: Redis, app_keyspace: KeySpace
 ) -> None:
     s = await build.scene()
     own = await client.get(f"/api/organizations/{s.org_id}/members", headers=s.owner.headers)
     assert own.status_code == 200
-    entry = keyspace.entry(CacheKey.of(Family.USER_PERMISSIONS, s.owner.id))
+    entry = app_keyspace.entry(CacheKey.of(Family.USER_PERMISSIONS, s.owner.id))
     before = await redis.hlen(entry)
     probes = [f"/api/organizations/{uuid.uuid4()}/members" for _ in range(40)]
     answers = await asyncio.gather(*(client.get(p, headers=s.owner.headers) for p in probes))
@@ -53,12 +53,12 @@ async def test_refusals_of_unknown_organizations_are_not_cached(
 
 
 async def test_a_later_fill_never_extends_the_entry_expiry(
-    client: httpx.AsyncClient, build: Builder, redis: Redis, keyspace: KeySpace
+    client: httpx.AsyncClient, build: Builder, redis: Redis, app_keyspace: KeySpace
 ) -> None:
     s = await build.scene()
     path = f"/api/organizations/{s.org_id}/members"
     await client.get(path, headers=s.owner.headers)
-    entry = keyspace.entry(CacheKey.of(Family.ORGANIZATION_MEMBERS, s.org_id))
+    entry = app_keyspace.entry(CacheKey.of(Family.ORGANIZATION_MEMBERS, s.org_id))
     first = await redis.pttl(entry)
     await asyncio.sleep(0.3)
     await client.get(path, params={"limit": 3}, headers=s.owner.headers)  # another variant

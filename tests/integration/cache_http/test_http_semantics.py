@@ -14,17 +14,17 @@ from redis.asyncio import Redis
 from collabcache_shared.cache.entry import Entry
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from tests.integration.builders import Scene
-from tests.integration.cache_http.conftest import StatementCounter
 from tests.integration.cache_http.endpoints import CACHED_GETS, CachedGet
+from tests.integration.statements import StatementCounter
 
 STRONG_ETAG = re.compile(r'^"[0-9a-f]{16}"$')
 
 
 @pytest.mark.parametrize("get", CACHED_GETS, ids=lambda g: g.family.value)
 async def test_etag_cache_control_and_304_on_miss_and_hit(
-    get: CachedGet, client: httpx.AsyncClient, scene: Scene, redis: Redis, keyspace: KeySpace
+    get: CachedGet, client: httpx.AsyncClient, scene: Scene, redis: Redis, app_keyspace: KeySpace
 ) -> None:
-    await redis.unlink(get.redis_key(keyspace, scene))
+    await redis.unlink(get.redis_key(app_keyspace, scene))
     path, headers = get.path(scene), get.caller(scene).headers
     miss = await client.get(path, headers=headers)
     hit = await client.get(path, headers=headers)
@@ -87,7 +87,7 @@ async def test_no_cache_request_reads_the_database_and_refreshes_the_entry(
 
 
 async def test_a_refused_request_caches_no_response(
-    client: httpx.AsyncClient, scene: Scene, redis: Redis, keyspace: KeySpace
+    client: httpx.AsyncClient, scene: Scene, redis: Redis, app_keyspace: KeySpace
 ) -> None:
     """An outsider's 404 stores nothing: neither under the organization nor as a standing of
     theirs (a refusal is never cached: README, "Security")."""
@@ -96,11 +96,11 @@ async def test_a_refused_request_caches_no_response(
     assert refused.status_code == 404
     assert "x-cache" not in refused.headers and "etag" not in refused.headers
 
-    members_key = keyspace.entry(CacheKey.of(Family.ORGANIZATION_MEMBERS, scene.org_id))
+    members_key = app_keyspace.entry(CacheKey.of(Family.ORGANIZATION_MEMBERS, scene.org_id))
     assert not await redis.exists(members_key)
-    org_keys = [k async for k in redis.scan_iter(match=f"{keyspace.root}:*{scene.org_id}*")]
+    org_keys = [k async for k in redis.scan_iter(match=f"{app_keyspace.root}:*{scene.org_id}*")]
     assert org_keys == []
-    assert await _standing(redis, keyspace, scene.outsider.id, f"org:{scene.org_id}") is None
+    assert await _standing(redis, app_keyspace, scene.outsider.id, f"org:{scene.org_id}") is None
 
     member = await client.get(path, headers=scene.member.headers)
     assert member.status_code == 200
@@ -108,7 +108,11 @@ async def test_a_refused_request_caches_no_response(
 
 
 async def test_a_missing_resource_is_refused_like_a_hidden_one(
-    client: httpx.AsyncClient, scene: Scene, redis: Redis, keyspace: KeySpace, sql: StatementCounter
+    client: httpx.AsyncClient,
+    scene: Scene,
+    redis: Redis,
+    app_keyspace: KeySpace,
+    sql: StatementCounter,
 ) -> None:
     """An outsider cannot tell a study or team that does not exist from one they may not see:
     the same 404, by the same single query each time, and nothing cached for either (README,
@@ -132,13 +136,13 @@ async def test_a_missing_resource_is_refused_like_a_hidden_one(
         assert {queries for _, _, queries in seen["hidden"]} == {1}, kind
         for resource in (hidden, missing):
             field = f"{kind}:{resource}"
-            assert await _standing(redis, keyspace, scene.outsider.id, field) is None
+            assert await _standing(redis, app_keyspace, scene.outsider.id, field) is None
 
 
 async def _standing(
-    redis: Redis, keyspace: KeySpace, user_id: uuid.UUID, field: str
+    redis: Redis, app_keyspace: KeySpace, user_id: uuid.UUID, field: str
 ) -> dict[str, object] | None:
-    key = keyspace.entry(CacheKey.of(Family.USER_PERMISSIONS, user_id))
+    key = app_keyspace.entry(CacheKey.of(Family.USER_PERMISSIONS, user_id))
     raw = await redis.hget(key, "d:" + field)
     if raw is None:
         return None

@@ -1,5 +1,6 @@
-"""Property 4, isolation: no user ever receives a response cached for another, and access is
-decided before any cached body is returned, on the very next request after it changed."""
+"""No leaks (README, "Consistency guarantees, in plain words"): no user ever receives a response
+cached for another, and access is decided before any cached body is returned, on the very next
+request after it changed."""
 
 from __future__ import annotations
 
@@ -47,14 +48,14 @@ def test_user_specific_families_are_keyed_by_the_user() -> None:
 
 
 async def test_keys_of_user_data_name_the_user(
-    client: httpx.AsyncClient, build: Builder, redis: Redis, keyspace: KeySpace
+    client: httpx.AsyncClient, build: Builder, redis: Redis, app_keyspace: KeySpace
 ) -> None:
     a, b = await build.scene(), await build.scene()
     for route in MINE:
         await _warm(client, _path(route, a), a.owner)
-    keys = {k.decode() async for k in redis.scan_iter(match=f"{keyspace.root}:*{a.owner.id}*")}
+    keys = {k.decode() async for k in redis.scan_iter(match=f"{app_keyspace.root}:*{a.owner.id}*")}
     expected = {
-        keyspace.entry(CacheKey.of(family, a.owner.id))
+        app_keyspace.entry(CacheKey.of(family, a.owner.id))
         for family in (
             Family.USER_ORGANIZATIONS,
             Family.USER_COLLABORATIVE_STUDIES,
@@ -63,7 +64,7 @@ async def test_keys_of_user_data_name_the_user(
     }
     assert keys == expected
     assert all(f"{{user:{a.owner.id}:" in k or "{permissions:" in k for k in keys)
-    others = [k async for k in redis.scan_iter(match=f"{keyspace.root}:*{b.owner.id}*")]
+    others = [k async for k in redis.scan_iter(match=f"{app_keyspace.root}:*{b.owner.id}*")]
     assert others == []  # nothing of A's was stored under B
 
 

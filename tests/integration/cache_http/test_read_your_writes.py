@@ -1,5 +1,6 @@
-"""Property 2, read-your-writes: once a write has answered, every cached GET it affects
-answers data that includes it (analytics: STALE at most until one background refresh ends).
+"""Read your writes (README, "Consistency guarantees, in plain words"): once a write has
+answered, every cached GET it affects answers data that includes it (analytics: STALE at most
+until one background refresh ends).
 
 Driven by the table in `write_cases.py`, which covers every write route of the OpenAPI. The
 negative control removes, one read at a time, the invalidation that read depends on and shows
@@ -18,6 +19,7 @@ import pytest
 from collabcache_api import unit_of_work
 from collabcache_shared.cache.keys import POLICIES, CacheKey
 from collabcache_shared.invalidation import keys_for_events
+from tests.cache_support import retire
 from tests.integration.builders import Builder
 from tests.integration.cache_http.endpoints import BY_ROUTE
 from tests.integration.cache_http.write_cases import CASES
@@ -137,4 +139,4 @@ async def test_without_its_invalidation_the_read_stays_old(
         assert after.x_cache in {None, "HIT", "STALE"}, after
     finally:  # retire what was left stale, so no later test reads it
         for family in r.depends:
-            assert await app.state.container.cache.invalidate_family(family)
+            await retire(app.state.container.cache.store, [family])

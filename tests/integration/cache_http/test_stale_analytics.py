@@ -21,7 +21,7 @@ from collabcache_shared.cache.manager import CacheManager, Outcome
 from collabcache_shared.cache.store import EntryStore, Slot
 from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
 from tests.integration.builders import Scene
-from tests.integration.cache_http.conftest import StatementCounter
+from tests.integration.statements import StatementCounter
 
 MEMBERS_BY_ROLE_SQL = "SELECT role, count(*) FROM organization_members"
 REFRESH_WITHIN_S = 2.0
@@ -140,12 +140,12 @@ async def test_staleness_ends_at_the_bound_even_if_the_refresh_hangs(
     hang = asyncio.Event()
     calls = 0
 
-    async def first_call_hangs(*args: Any) -> Any:
+    async def first_call_hangs(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
         if calls == 1:
             await hang.wait()
-        return await real(*args)
+        return await real(*args, **kwargs)
 
     monkeypatch.setattr(analytics.service, "organization_analytics", first_call_hangs)
     await _comment(client, scene)
@@ -168,10 +168,10 @@ async def test_staleness_ends_at_the_bound_even_if_the_refresh_hangs(
 
 
 async def test_a_zero_bound_never_serves_stale_even_within_the_same_millisecond(
-    redis: Redis, keyspace: KeySpace, monkeypatch: pytest.MonkeyPatch
+    redis: Redis, app_keyspace: KeySpace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Manager level, with a frozen clock: the read right after the invalidation is a load."""
-    cache = CacheManager(EntryStore(redis, keyspace), CacheSettings(stale_bound_seconds=0))
+    cache = CacheManager(EntryStore(redis, app_keyspace), CacheSettings(stale_bound_seconds=0))
     monkeypatch.setattr(manager_module, "now_ms", lambda: 1_000_000)
     slot = Slot(CacheKey.of(Family.ORGANIZATION_ANALYTICS, uuid.uuid4()))
     assert (await cache.get_or_load(slot, lambda: _const(b"old"))).outcome is Outcome.MISS

@@ -1,5 +1,6 @@
-"""Property 3, no stampede: concurrent readers of a cold entry cause one database load, in one
-process (single flight) and across processes (the Redis lease), with a bounded wait."""
+"""One load per cold key (README, "Consistency guarantees, in plain words"): concurrent readers
+of a cold entry cause one database load, in one process (single flight) and across processes
+(the Redis lease), with a bounded wait."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from collabcache_shared.cache.manager import CacheManager, Outcome
 from collabcache_shared.cache.store import EntryStore, Slot
 from collabcache_shared.settings import CacheSettings
 from tests.integration.builders import Scene
-from tests.integration.cache_http.conftest import StatementCounter
+from tests.integration.statements import StatementCounter
 
 READERS = 200
 ANALYTICS_SQL = "SELECT role, count(*) FROM organization_members"
@@ -53,7 +54,7 @@ async def test_concurrent_readers_of_a_cold_entry_load_it_once(
 # -- across processes: two managers (two API processes) on one Redis ------------------------------
 @pytest.fixture
 async def two_processes(
-    servers: dict[str, str], keyspace: KeySpace
+    servers: dict[str, str], app_keyspace: KeySpace
 ) -> AsyncIterator[Callable[..., tuple[CacheManager, CacheManager]]]:
     clients: list[Redis] = []
     managers: list[CacheManager] = []
@@ -62,7 +63,9 @@ async def two_processes(
         for _ in range(2):
             redis = Redis.from_url(servers["redis"], max_connections=64)
             clients.append(redis)
-            managers.append(CacheManager(EntryStore(redis, keyspace), CacheSettings(**settings)))
+            managers.append(
+                CacheManager(EntryStore(redis, app_keyspace), CacheSettings(**settings))
+            )
         return managers[-2], managers[-1]
 
     yield make

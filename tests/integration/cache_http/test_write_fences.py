@@ -50,12 +50,12 @@ async def test_the_fence_is_up_during_the_commit_and_down_after_the_response(
     client: httpx.AsyncClient,
     build: Builder,
     redis: Redis,
-    keyspace: KeySpace,
+    app_keyspace: KeySpace,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     s = await build.scene()
     await client.get(MINE, headers=s.owner.headers)
-    entry = keyspace.entry(CacheKey.of(Family.USER_ORGANIZATIONS, s.owner.id))
+    entry = app_keyspace.entry(CacheKey.of(Family.USER_ORGANIZATIONS, s.owner.id))
     assert await redis.hlen(entry) > 0  # cached
     seen: dict[str, Any] = {}
     clear = Fences.clear

@@ -1,53 +1,14 @@
-"""The invalidator against the run's real Redis, each test under a key prefix of its own:
-its streams, group and cache entries collide with nothing and are removed afterwards."""
+"""The invalidator against the run's real Redis, each test under a key prefix of its own
+(`prefix`, `settings_under`, `keyspace`, `redis` and `cache` are tests/conftest.py's and
+tests/integration/conftest.py's): its streams, group and cache entries collide with nothing and
+are removed afterwards."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from faststream.redis import RedisBroker
-from redis.asyncio import Redis
-
-from collabcache_shared.cache.client import make_redis
-from collabcache_shared.cache.keys import KeySpace
-from collabcache_shared.cache.manager import CacheManager
-from collabcache_shared.cache.store import EntryStore
-from collabcache_shared.settings import CacheSettings, RedisSettings
-
-
-@pytest.fixture
-def prefix(run_id: str) -> str:
-    return f"cctest:{run_id}:inv:{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def settings_under(servers: dict[str, str], prefix: str) -> RedisSettings:
-    return RedisSettings(url=servers["redis"], key_prefix=prefix)
-
-
-@pytest.fixture
-def keyspace(prefix: str) -> KeySpace:
-    return KeySpace(prefix=prefix)
-
-
-@pytest.fixture(autouse=True)
-async def redis(servers: dict[str, str], prefix: str) -> AsyncIterator[Redis]:
-    """A plain client on the run's Redis; every key under the test's prefix goes afterwards."""
-    client = Redis.from_url(servers["redis"])
-    yield client
-    keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
-
-
-@pytest.fixture
-async def cache(settings_under: RedisSettings, keyspace: KeySpace) -> AsyncIterator[CacheManager]:
-    redis = make_redis(settings_under)
-    yield CacheManager(EntryStore(redis, keyspace), CacheSettings())
-    await redis.aclose()
 
 
 @pytest.fixture

@@ -20,8 +20,6 @@ from collabcache_shared.events import DomainEvent, StudyChanged
 from collabcache_shared.settings import RedisSettings
 from tests.integration.invalidator.support import FAST, eventually, publish, running
 
-pytestmark = pytest.mark.integration
-
 BURST = 10_000
 
 

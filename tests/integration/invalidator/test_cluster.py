@@ -17,10 +17,10 @@ from collabcache_shared.cache.manager import CacheManager
 from collabcache_shared.cache.store import EntryStore, Slot
 from collabcache_shared.events import DomainEvent, StudyChanged
 from collabcache_shared.settings import CacheSettings, RedisSettings
+from tests.cache_support import store_body
 from tests.integration.cache.redis_server import RedisCluster, temp_directory
 from tests.integration.invalidator.support import FAST, eventually, publish, running
-
-pytestmark = pytest.mark.integration
+from tests.integration.streams import entries
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ async def test_events_on_a_cluster_are_applied_and_the_invalid_dead_lettered(
     ]
     slots = [Slot(CacheKey.of(Family.STUDY_ACTIVITY, e.payload.study_id)) for e in events]  # type: ignore[union-attr]
     for slot in slots:
-        assert await cluster_cache.set(slot, b"cached")
+        assert await store_body(cluster_cache, slot, b"cached")
     invalidator = build(on_cluster, FAST)
     relay = RedisClusterBroker(on_cluster.dsn)
     await relay.connect()
@@ -74,7 +74,8 @@ async def test_events_on_a_cluster_are_applied_and_the_invalid_dead_lettered(
             return (state.lag, state.pending) == (0, 0)
 
         await eventually(settled)
-        dead = await invalidator.redis.xrange(invalidator.names.dead_letter)
+        assert invalidator.names.dead_letter is not None
+        dead = await entries(invalidator.redis, invalidator.names.dead_letter)
 
     assert all(f.entry is None for f in await cluster_cache.store.lookup(slots))
     assert [fields[b"dlq:reason"] for _, fields in dead] == [INVALID.encode()]

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterable
 
 import httpx
-import pytest
 from faststream.redis import RedisBroker
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
@@ -28,9 +27,9 @@ from collabcache_shared.events import (
 )
 from collabcache_shared.invalidation import keys_for_events
 from collabcache_shared.settings import RedisSettings
+from tests.cache_support import cached_body, store_body
 from tests.integration.invalidator.support import FAST, as_json, eventually, publish, running
-
-pytestmark = pytest.mark.integration
+from tests.integration.streams import entries, read_group
 
 
 def study_events(n: int, org: uuid.UUID | None = None) -> list[DomainEvent]:
@@ -46,7 +45,7 @@ def study_events(n: int, org: uuid.UUID | None = None) -> list[DomainEvent]:
 async def fill(cache: CacheManager, keys: Iterable[CacheKey]) -> list[Slot]:
     slots = [Slot(key, variant) for key in keys for variant in ("page:1", "page:2")]
     for slot in slots:
-        assert await cache.set(slot, b"cached")
+        assert await store_body(cache, slot, b"cached")
     return slots
 
 
@@ -96,7 +95,7 @@ async def test_events_published_before_the_first_start_invalidate_their_entries(
             assert f.entry is not None and f.stale_since_ms is not None, f.slot
         else:
             assert f.entry is None, f.slot
-    assert await cache.get(untouched) == b"cached"
+    assert await cached_body(cache, untouched) == b"cached"
     assert await redis.xpending(invalidator.names.stream, invalidator.names.group) == {
         "pending": 0,
         "min": None,
@@ -118,12 +117,13 @@ async def test_what_is_not_a_domain_event_is_dead_lettered_at_once_and_the_next_
     (after,) = study_events(1)
     await publish(relay, names.stream, [{"id": "not-a-uuid", "payload": {"type": "x"}}])
     await publish(relay, names.stream, [after])
-    (poison_id, poison_fields), _ = await redis.xrange(names.stream)
+    (poison_id, poison_fields), _ = await entries(redis, names.stream)
 
     async with running(invalidator):
         await eventually(lambda: settled(invalidator.stream))
 
-    ((_, dead),) = await redis.xrange(names.dead_letter)
+    assert names.dead_letter is not None
+    ((_, dead),) = await entries(redis, names.dead_letter)
     assert dead[b"dlq:reason"] == INVALID.encode()
     assert b"ValidationError" in dead[b"dlq:error"]
     assert (dead[b"dlq:id"], dead[b"dlq:deliveries"]) == (poison_id, b"1")
@@ -163,7 +163,8 @@ async def test_a_message_that_always_fails_is_dead_lettered_after_max_deliveries
     async with running(invalidator):
         await eventually(lambda: settled(invalidator.stream), within=20)
 
-    ((_, dead),) = await redis.xrange(names.dead_letter)
+    assert names.dead_letter is not None
+    ((_, dead),) = await entries(redis, names.dead_letter)
     assert dead[b"dlq:reason"] == FAILED.encode()
     assert dead[b"dlq:error"] == b"RuntimeError: cannot invalidate the poisoned entry"
     assert dead[b"dlq:deliveries"] == str(FAST.max_deliveries).encode()
@@ -188,7 +189,7 @@ async def test_a_consumer_killed_before_acking_loses_nothing(
     await publish(relay, names.stream, events)
     slots = await fill(cache, {k for k in keys_for_events(events) if not k.policy.serve_stale})
     # Consumer A reads the whole batch, then dies before acknowledging any of it.
-    ((_, read),) = await redis.xreadgroup(names.group, "crashed-A", {names.stream: ">"}, count=100)
+    read = await read_group(redis, names.group, "crashed-A", names.stream, count=100)
     assert len(read) == len(events)
     read_at = time.monotonic()
 
@@ -236,7 +237,7 @@ async def test_an_entry_whose_consumers_kept_dying_is_dead_lettered_untried(
     names = invalidator.names
     await invalidator.stream.ensure_group()
     await publish(relay, names.stream, study_events(1))
-    ((_, ((entry_id, _),)),) = await redis.xreadgroup(names.group, "A", {names.stream: ">"})
+    ((entry_id, _),) = await read_group(redis, names.group, "A", names.stream)
     # As if consumers had died handling it on every delivery allowed so far.
     await redis.xclaim(
         names.stream, names.group, "A", 0, [entry_id], retrycount=FAST.max_deliveries
@@ -245,7 +246,8 @@ async def test_an_entry_whose_consumers_kept_dying_is_dead_lettered_untried(
     async with running(invalidator):
         await eventually(lambda: settled(invalidator.stream))
 
-    ((_, dead),) = await redis.xrange(names.dead_letter)
+    assert names.dead_letter is not None
+    ((_, dead),) = await entries(redis, names.dead_letter)
     assert dead[b"dlq:reason"] == ABANDONED.encode()
     assert dead[b"dlq:deliveries"] == str(FAST.max_deliveries + 1).encode()
     assert store.poison_attempts == 0

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import uuid
 
-import pytest
 from redis.asyncio import Redis
 
 from collabcache_api.outbox.publisher import StreamPublisher, make_broker
@@ -15,8 +14,6 @@ from collabcache_api.outbox.repository import OutboxRow
 from collabcache_invalidator.bootstrap import build
 from collabcache_shared.settings import OutboxSettings, RedisSettings
 from tests.integration.invalidator.support import FAST, TRACEPARENT, eventually, running
-
-pytestmark = pytest.mark.integration
 
 
 def row(n: int, payload: dict[str, object]) -> OutboxRow:
@@ -63,4 +60,5 @@ async def test_rows_published_by_the_relay_are_applied(
     sample = invalidator.metrics.registry.get_sample_value
     assert sample("invalidator_events_processed_total", {"type": "membership.changed.v1"}) == 1
     assert sample("invalidator_events_processed_total", {"type": "team.changed.v1"}) == 1
+    assert invalidator.names.dead_letter is not None
     assert await redis.exists(invalidator.names.dead_letter) == 0

@@ -7,8 +7,8 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+from collabcache_shared.clock import now_ms
 from collabcache_shared.events import CacheEvent, InvalidationApplied
-from tests.integration.metrics.support import now_ms
 
 MEMBERS = "/api/organizations/{org_id}/members"
 COMMENTS = "/api/collaboration/studies/{study_id}/comments"

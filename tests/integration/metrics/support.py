@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from collabcache_metrics.bootstrap import MetricsService
 from collabcache_metrics.main import app_of
 from collabcache_shared.cache.reporting import DATA_FIELD
+from collabcache_shared.clock import now_ms
 from collabcache_shared.events import METRICS_GROUP, CacheEvent, InvalidationApplied
 from collabcache_shared.metrics.histogram import bucket_of
 from collabcache_shared.settings import MetricsSettings
@@ -67,10 +68,6 @@ async def group_settled(redis: Redis, stream: str, group: str = METRICS_GROUP) -
         if info["name"].decode() == group:
             return (info["lag"], info["pending"]) == (0, 0)
     return False
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def exact_percentile(values: Iterable[float], percent: float) -> float:
@@ -142,7 +139,7 @@ def steady_events(n: int, ago_ms: int = 5_000) -> list[CacheEvent]:
             at_ms=at + i % 1000,
             endpoint=endpoints[i % len(endpoints)],
             family="F",
-            outcome=outcomes[i % len(outcomes)],  # type: ignore[arg-type]
+            outcome=outcomes[i % len(outcomes)],
             latency_ms=round(0.2 + (i * 7919 % 5000) / 37, 3),
             size=100 + i % 977,
         )

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from collabcache_api.main import create_app
 from collabcache_shared.cache.keys import KeySpace
+from collabcache_shared.clock import now_ms
 from collabcache_shared.events import CACHE_EVENTS_STREAM, METRICS_GROUP, CacheEvent
 from collabcache_shared.metrics.fold import fold_cache_events
 from collabcache_shared.metrics.layout import AggregateKeys
@@ -21,11 +22,8 @@ from tests.integration.builders import Builder
 from tests.integration.metrics.support import (
     exact_percentile,
     expected_figures,
-    now_ms,
     same_bucket,
 )
-
-pytestmark = pytest.mark.integration
 
 PATH = "/api/admin/cache-metrics"
 ANALYTICS = "/api/organizations/{org_id}/analytics"
@@ -53,14 +51,10 @@ def events() -> list[CacheEvent]:
 
 
 @pytest.fixture
-async def aggregated(
-    redis_settings: RedisSettings, servers: dict[str, str]
-) -> AsyncIterator[list[CacheEvent]]:
+async def aggregated(redis: Redis, app_keyspace: KeySpace) -> AsyncIterator[list[CacheEvent]]:
     """Known events folded into the aggregates under the API's key prefix (replacing whatever
     earlier tests left there, removed afterwards), as the metrics service would have."""
-    redis = Redis.from_url(servers["redis"])
-    keyspace = KeySpace(prefix=redis_settings.key_prefix)
-    keys = AggregateKeys.of(keyspace, CACHE_EVENTS_STREAM)
+    keys = AggregateKeys.of(app_keyspace, CACHE_EVENTS_STREAM)
     old = [k async for k in redis.scan_iter(match=f"{keys.base}:*", count=1000)]
     if old:
         await redis.delete(*old)
@@ -71,7 +65,6 @@ async def aggregated(
     written = [k async for k in redis.scan_iter(match=f"{keys.base}:*", count=1000)]
     if written:
         await redis.delete(*written)
-    await redis.aclose()
 
 
 async def test_a_platform_admin_gets_the_5_minute_figures_of_the_aggregates(

@@ -44,8 +44,6 @@ from tests.integration.metrics.support import (
     same_bucket,
 )
 
-pytestmark = pytest.mark.integration
-
 CONTRACT_KEYS = {
     "generated_at", "windows", "top_endpoints", "recent_activity", "invalidation", "redis",
     "streams",

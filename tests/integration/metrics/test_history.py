@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-import pytest
 from redis.asyncio import Redis
 
 from collabcache_metrics.bootstrap import build
 from collabcache_shared.cache.keys import KeySpace
+from collabcache_shared.clock import now_ms
 from collabcache_shared.events import (
     CACHE_EVENTS_STREAM,
     INVALIDATION_EVENTS_STREAM,
@@ -27,13 +27,10 @@ from tests.integration.metrics.support import (
     eventually,
     exact_percentile,
     group_settled,
-    now_ms,
     publish,
     running,
     same_bucket,
 )
-
-pytestmark = pytest.mark.integration
 
 MEMBERS = "/api/organizations/{org_id}/members"
 COMMENTS = "/api/collaboration/studies/{study_id}/comments"

@@ -29,8 +29,7 @@ from collabcache_shared.settings import InvalidatorSettings, RedisSettings
 from tests.integration.invalidator.support import publish as relay_publish
 from tests.integration.invalidator.support import running as running_invalidator
 from tests.integration.metrics.support import FAST, eventually, group_settled, running
-
-pytestmark = pytest.mark.integration
+from tests.integration.streams import entries
 
 INVALIDATOR = InvalidatorSettings(claim_idle_ms=1000, claim_interval_seconds=0.1)
 AGO = timedelta(seconds=2)
@@ -90,7 +89,7 @@ async def test_each_applied_event_is_reported_and_aggregated(
 
     sent = [
         InvalidationApplied.model_validate_json(f[DATA_FIELD.encode()])
-        for _, f in await redis.xrange(reports)
+        for _, f in await entries(redis, reports)
     ]
     assert sorted(r.event_type for r in sent) == sorted(e.type for e in events)
     keys_total = invalidator.metrics.registry.get_sample_value("invalidator_keys_invalidated_total")
@@ -122,5 +121,6 @@ async def test_a_report_that_cannot_be_sent_never_fails_the_invalidation(
     sample = invalidator.metrics.registry.get_sample_value
     assert sample("invalidator_events_processed_total", {"type": "comment.changed.v1"}) == 2
     assert sample("invalidator_failures_total") == 0
+    assert invalidator.names.dead_letter is not None
     assert await redis.xlen(invalidator.names.dead_letter) == 0
     assert invalidator.reports is not None and invalidator.reports.dropped == len(events)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 from redis.asyncio import Redis
 
 from collabcache_metrics.bootstrap import build
@@ -24,8 +23,6 @@ from tests.integration.metrics.support import (
     running,
     steady_events,
 )
-
-pytestmark = pytest.mark.integration
 
 N = 5000
 SHARED = ("windows", "top_endpoints", "recent_activity", "invalidation", "streams")

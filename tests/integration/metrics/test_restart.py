@@ -29,8 +29,7 @@ from tests.integration.metrics.support import (
     running,
     steady_events,
 )
-
-pytestmark = pytest.mark.integration
+from tests.integration.streams import read_group
 
 N = 6000
 CRASHED_BATCH = 300
@@ -45,8 +44,8 @@ async def test_a_restart_mid_stream_and_a_crashed_reader_lose_and_double_nothing
     # A consumer read a batch and died before applying it: the entries stay pending to it.
     await publish(redis, stream, events[:CRASHED_BATCH])
     await redis.xgroup_create(stream, METRICS_GROUP, id="0", mkstream=True)
-    read = await redis.xreadgroup(METRICS_GROUP, "crashed", {stream: ">"}, count=CRASHED_BATCH)
-    assert len(read[0][1]) == CRASHED_BATCH
+    read = await read_group(redis, METRICS_GROUP, "crashed", stream, count=CRASHED_BATCH)
+    assert len(read) == CRASHED_BATCH
     first_stopped = asyncio.Event()
 
     async def flow() -> None:  # events keep coming while the first consumer stops
@@ -89,8 +88,8 @@ async def test_a_batch_read_too_long_ago_is_left_pending_for_a_claim(
     stream = keyspace.stream(CACHE_EVENTS_STREAM)
     await publish(redis, stream, steady_events(10))
     await redis.xgroup_create(stream, METRICS_GROUP, id="0")
-    ((_, entries),) = await redis.xreadgroup(METRICS_GROUP, "slow", {stream: ">"}, count=10)
-    ids, fields = [i for i, _ in entries], [f for _, f in entries]
+    read = await read_group(redis, METRICS_GROUP, "slow", stream, count=10)
+    ids, fields = [i for i, _ in read], [f for _, f in read]
     keys = AggregateKeys.of(keyspace, CACHE_EVENTS_STREAM)
     clock = iter([100.0, 100.0])
     writer = AggregateWriter(redis, keys, METRICS_GROUP, clock=lambda: next(clock))
@@ -139,8 +138,8 @@ async def test_entries_a_stopping_consumer_read_and_never_applied_are_applied_be
     await publish(redis, stream, steady_events(250))
     await redis.xgroup_create(stream, METRICS_GROUP, id="0", mkstream=True)
     # What this consumer read and never applied (no claim touches it here: idle time 10 min)
-    read = await redis.xreadgroup(METRICS_GROUP, "stopping", {stream: ">"}, count=250)
-    second_oldest = read[0][1][1][0]
+    read = await read_group(redis, METRICS_GROUP, "stopping", stream, count=250)
+    second_oldest = read[1][0]
     await redis.xtrim(stream, minid=second_oldest, approximate=False)  # the oldest is gone
     service = build(
         settings_under, FAST.model_copy(update={"claim_idle_ms": 600_000}), consumer="stopping"

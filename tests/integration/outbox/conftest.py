@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import pytest
@@ -26,6 +26,7 @@ from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.events import DOMAIN_EVENTS_STREAM
 from collabcache_shared.settings import DatabaseSettings, OutboxSettings, RedisSettings
 from tests.databases import migrated_database
+from tests.integration.streams import entries, newest
 
 
 @dataclass(frozen=True)
@@ -46,17 +47,13 @@ def decode_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> StreamMessage:
     return StreamMessage(entry_id.decode(), body, headers)
 
 
-Entries = list[tuple[bytes, dict[bytes, bytes]]]
-
-
 async def read_stream(redis: Redis, stream: str) -> list[StreamMessage]:
-    entries = cast(Entries, await redis.xrange(stream))
-    return [decode_entry(entry_id, fields) for entry_id, fields in entries]
+    return [decode_entry(entry_id, fields) for entry_id, fields in await entries(redis, stream)]
 
 
 async def read_newest(redis: Redis, stream: str, count: int) -> list[StreamMessage]:
-    entries = cast(Entries, await redis.xrevrange(stream, count=count))
-    return [decode_entry(entry_id, fields) for entry_id, fields in entries]
+    read = await newest(redis, stream, count)
+    return [decode_entry(entry_id, fields) for entry_id, fields in read]
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
@@ -84,20 +81,6 @@ async def outbox_db(outbox_database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def empty_outbox(outbox_db: asyncpg.Pool) -> asyncpg.Pool:
     await outbox_db.execute("DELETE FROM outbox")
     return outbox_db
-
-
-@pytest.fixture
-async def stream_redis(servers: dict[str, str]) -> AsyncIterator[Redis]:
-    client = Redis.from_url(servers["redis"])
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def keyspace(run_id: str, stream_redis: Redis) -> AsyncIterator[KeySpace]:
-    space = KeySpace(prefix=f"cctest:{run_id}:{uuid.uuid4().hex[:8]}")
-    yield space
-    await stream_redis.delete(space.stream(DOMAIN_EVENTS_STREAM))
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def _orgs(messages: Sequence[object]) -> list[str]:
 
 
 async def test_events_committed_while_no_relay_runs_go_out_when_one_starts(
-    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, stream_redis: Redis, stream: str
+    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, redis: Redis, stream: str
 ) -> None:
     ids = await insert_organizations(empty_outbox, 5)
     relay = make_relay()
@@ -38,7 +38,7 @@ async def test_events_committed_while_no_relay_runs_go_out_when_one_starts(
         return relay.published == 5
 
     await eventually(delivered)
-    assert _orgs(await read_stream(stream_redis, stream)) == [str(i) for i in ids]
+    assert _orgs(await read_stream(redis, stream)) == [str(i) for i in ids]
 
 
 @pytest.mark.parametrize("dies", ["before_publishing", "after_publishing"])
@@ -46,7 +46,7 @@ async def test_a_relay_that_dies_mid_round_loses_nothing(
     dies: str,
     empty_outbox: asyncpg.Pool,
     make_relay: RelayFactory,
-    stream_redis: Redis,
+    redis: Redis,
     stream: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -66,7 +66,7 @@ async def test_a_relay_that_dies_mid_round_loses_nothing(
     await asyncio.wait_for(in_round.wait(), 5)
     await asyncio.wait_for(first.stop(), 5)  # cancelled mid-transaction: rolled back
     assert len(await outbox_rows(empty_outbox)) == 5
-    before = len(await read_stream(stream_redis, stream))
+    before = len(await read_stream(redis, stream))
     assert before == (5 if dies == "after_publishing" else 0)
 
     second = make_relay()
@@ -78,9 +78,7 @@ async def test_a_relay_that_dies_mid_round_loses_nothing(
     await eventually(delivered)
     assert await outbox_rows(empty_outbox) == []
     # after_publishing: at least once, the batch is on the stream twice, in order both times
-    assert _orgs(await read_stream(stream_redis, stream)) == [str(i) for i in ids] * (
-        2 if before else 1
-    )
+    assert _orgs(await read_stream(redis, stream)) == [str(i) for i in ids] * (2 if before else 1)
 
 
 @pytest.fixture
@@ -136,7 +134,7 @@ async def _relay_backends(db: asyncpg.Pool) -> list[int]:
 
 
 async def test_the_relay_reconnects_and_listens_again_when_its_connection_drops(
-    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, stream_redis: Redis, stream: str
+    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, redis: Redis, stream: str
 ) -> None:
     relay = make_relay(poll_interval_seconds=60)  # only a notification can wake it in time
     relay.start()
@@ -160,7 +158,7 @@ async def test_the_relay_reconnects_and_listens_again_when_its_connection_drops(
         return relay.published == 2
 
     await eventually(delivered, within=3.0)
-    assert _orgs(await read_stream(stream_redis, stream)) == [str(i) for i in ids]
+    assert _orgs(await read_stream(redis, stream)) == [str(i) for i in ids]
 
 
 def _with_jitter(relay: OutboxRelay, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,7 +175,7 @@ def _with_jitter(relay: OutboxRelay, monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_two_relays_publish_a_backlog_once_and_in_order(
     empty_outbox: asyncpg.Pool,
     make_relay: RelayFactory,
-    stream_redis: Redis,
+    redis: Redis,
     stream: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -193,11 +191,11 @@ async def test_two_relays_publish_a_backlog_once_and_in_order(
 
     await eventually(drained)
     await asyncio.sleep(0.3)  # a duplicate would show up now
-    assert [m.event for m in await read_stream(stream_redis, stream)] == expected
+    assert [m.event for m in await read_stream(redis, stream)] == expected
 
 
 async def test_two_relays_publish_concurrent_writes_exactly_once(
-    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, stream_redis: Redis, stream: str
+    empty_outbox: asyncpg.Pool, make_relay: RelayFactory, redis: Redis, stream: str
 ) -> None:
     relays = [make_relay(batch_size=5), make_relay(batch_size=5)]
     for relay in relays:
@@ -210,6 +208,6 @@ async def test_two_relays_publish_concurrent_writes_exactly_once(
 
     await eventually(drained)
     await asyncio.sleep(0.3)
-    published = _orgs(await read_stream(stream_redis, stream))
+    published = _orgs(await read_stream(redis, stream))
     assert sorted(published) == sorted(written)  # each one exactly once
     assert await outbox_rows(empty_outbox) == []

@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 
 from collabcache_api.migrate import upgrade
-from collabcache_api.seed import SeedConfig, generate
+from collabcache_api.seed import generate
+from collabcache_api.seed_dataset import SeedConfig
 from collabcache_api.seed_load import load
 
 SMALL = SeedConfig(organizations=4, users=40, teams=5, studies=12, comments=150, seed=7)

@@ -9,7 +9,6 @@ also has a key prefix of its own (its stream, consumer group and cache entries).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 
@@ -56,27 +55,12 @@ async def pipeline_db(pipeline_database_url: str) -> AsyncIterator[asyncpg.Pool]
 
 
 @pytest.fixture
-def prefix(run_id: str) -> str:
-    return f"cctest:{run_id}:pipe:{uuid.uuid4().hex[:8]}"
-
-
-async def _drop_keys(redis_url: str, prefix: str) -> None:
-    client = Redis.from_url(redis_url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
 async def make_pipeline(
     pipeline_database_url: str, pipeline_db: asyncpg.Pool, servers: dict[str, str], prefix: str
 ) -> AsyncIterator[MakePipeline]:
     """`await make_pipeline(invalidator=..., redis_url=...)`: the API app with its relay on the
     pipeline database, an invalidator on the same Redis and prefix (started or not); all of it
-    is stopped, and the prefix's keys on the run's Redis removed, after the test."""
+    is stopped after the test (and the prefix's keys removed: `prefix`)."""
     api_settings = ApiSettings(environment="test", database_url=pipeline_database_url)
     async with AsyncExitStack() as stack:
 
@@ -110,4 +94,3 @@ async def make_pipeline(
             return pipeline
 
         yield make
-    await _drop_keys(servers["redis"], prefix)

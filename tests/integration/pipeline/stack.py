@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import httpx
@@ -25,6 +25,7 @@ from collabcache_shared.events import DomainEvent
 from tests.integration.builders import Builder
 from tests.integration.invalidator.support import running
 from tests.integration.outbox.conftest import decode_entry
+from tests.integration.streams import entries, newest
 
 Change = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 OWN_EVENTS = "SELECT event::text FROM outbox WHERE xid = pg_current_xact_id() ORDER BY id"
@@ -105,15 +106,12 @@ class Pipeline:
 
     async def stream_mark(self) -> str:
         """The id of the stream's newest entry: what comes after it is new."""
-        newest = cast(list[tuple[bytes, Any]], await self.redis.xrevrange(self.stream, count=1))
-        return newest[0][0].decode() if newest else STREAM_START
+        last = await newest(self.redis, self.stream, 1)
+        return last[0][0].decode() if last else STREAM_START
 
     async def events_since(self, mark: str) -> list[tuple[str, DomainEvent]]:
-        entries = cast(
-            list[tuple[bytes, dict[bytes, bytes]]],
-            await self.redis.xrange(self.stream, min=f"({mark}"),
-        )
-        messages = [decode_entry(entry_id, fields) for entry_id, fields in entries]
+        read = await entries(self.redis, self.stream, after=f"({mark}")
+        messages = [decode_entry(entry_id, fields) for entry_id, fields in read]
         return [(m.entry_id, DomainEvent.model_validate_json(m.body)) for m in messages]
 
     async def last_delivered(self) -> str:

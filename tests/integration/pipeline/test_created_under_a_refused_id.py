@@ -5,6 +5,7 @@ everyone who may see it within the pipeline's bound: a refusal is never cached (
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from tests.integration.builders import Person
 from tests.integration.pipeline.conftest import MakePipeline
@@ -46,9 +47,7 @@ async def test_a_team_and_a_study_made_under_refused_ids_are_seen_at_once(
         owner.id,
     )
     for who in (owner, admin):
-        await eventually(
-            lambda w=who: _answers(p, w, study), PIPELINE_BOUND_S, f"study {who.email}"
-        )
+        await eventually(partial(_answers, p, who, study), PIPELINE_BOUND_S, f"study {who.email}")
     # The plain member may not see a study nobody shared with them: still refused.
     assert (await p.client.get(study, headers=member.headers)).status_code == 404
 
@@ -58,4 +57,4 @@ async def test_a_team_and_a_study_made_under_refused_ids_are_seen_at_once(
         org,
     )
     for who in (owner, admin, member):
-        await eventually(lambda w=who: _answers(p, w, team), PIPELINE_BOUND_S, f"team {who.email}")
+        await eventually(partial(_answers, p, who, team), PIPELINE_BOUND_S, f"team {who.email}")

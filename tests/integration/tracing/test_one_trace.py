@@ -52,8 +52,6 @@ EVENT = "organization.changed.v1"
 WITHIN_S = 10.0
 OWN_EVENT_IDS = "SELECT event->>'id' FROM outbox WHERE xid = pg_current_xact_id() ORDER BY id"
 
-pytestmark = pytest.mark.integration
-
 
 @dataclass
 class Traced:

@@ -35,7 +35,7 @@ SPANS_WITHIN_S = 20.0
 # Any line of an exporter's complaint (see test_tracing_off's control) has one of these.
 EXPORT_ERRORS = ("export", "opentelemetry", "traceback")
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = pytest.mark.timeout(240)
 
 
 def environment(database_url: str, redis_url: str, prefix: str) -> dict[str, str]:

@@ -1,31 +1,13 @@
-"""The stream-worker kit's fixtures: the run's real Redis under a key prefix of the test's own
-(its streams removed afterwards), and a group on it."""
+"""The stream-worker kit's fixtures: a group on the run's real Redis, under the test's own key
+prefix (`prefix`, whose keys go afterwards; `redis`: tests/integration/conftest.py)."""
 
 from __future__ import annotations
-
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
 from collabcache_shared.streams.group import GroupStream
 from collabcache_shared.streams.names import GroupNames
-
-
-@pytest.fixture
-def prefix(run_id: str) -> str:
-    return f"cctest:{run_id}:kit:{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-async def redis(servers: dict[str, str], prefix: str) -> AsyncIterator[Redis]:
-    """A plain client on the run's Redis; the test's two streams go afterwards."""
-    client = Redis.from_url(servers["redis"])
-    yield client
-    names = names_of(prefix)
-    await client.delete(names.stream, str(names.dead_letter))
-    await client.aclose()
 
 
 def names_of(prefix: str, consumer: str = "me") -> GroupNames:

@@ -4,6 +4,7 @@ under a key prefix of the test's own (removed afterwards)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from faststream.redis.annotations import RedisBatchStreamMessage
@@ -11,6 +12,7 @@ from redis.asyncio import Redis
 
 from collabcache_shared.streams.broker import batch_subscriber, dispatch_to, dispatching_broker
 from collabcache_shared.streams.group import Entry, GroupStream
+from tests.integration.streams import entries
 from tests.integration.worker.conftest import names_of, publish
 
 pytestmark = pytest.mark.integration
@@ -55,7 +57,9 @@ async def test_claims_take_over_idle_entries_with_their_delivery_counts(
     published = await publish(redis, group.names.stream, 3)
     other = GroupStream(redis, names_of(prefix, "crashed"))
     await other.read_new(count=3, block_ms=10)
-    await redis.xclaim(group.names.stream, "workers", "crashed", 0, published[:1], retrycount=4)
+    await redis.xclaim(
+        group.names.stream, "workers", "crashed", 0, list[Any](published[:1]), retrycount=4
+    )
 
     batch = await group.claim(b"0-0", 0, 10, with_deliveries=True)
 
@@ -79,7 +83,7 @@ async def test_a_dead_letter_keeps_the_entry_says_why_and_is_acknowledged(
     await group.dead_letter(entry.id, entry.fields, reason="failed", error="boom", deliveries=3)
 
     assert group.names.dead_letter is not None
-    ((_, dead),) = await redis.xrange(group.names.dead_letter)
+    ((_, dead),) = await entries(redis, group.names.dead_letter)
     assert dead[b"n"] == b"0"
     assert (dead[b"dlq:reason"], dead[b"dlq:error"], dead[b"dlq:id"]) == (
         b"failed",

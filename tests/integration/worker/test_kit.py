@@ -102,7 +102,7 @@ async def test_entries_a_dead_consumer_left_pending_are_claimed_once_idle(
     await group.ensure_group()
     published = await publish(redis, group.names.stream, 5)
     await GroupStream(redis, names_of(prefix, "crashed")).read_new(count=5, block_ms=10)
-    read_at, claimed = time.monotonic(), []
+    read_at, claimed = time.monotonic(), list[object]()
     handler = Handler(group)
     worker = worker_of(group, handler)
     worker.claims.streams[0].claimed = claimed.append

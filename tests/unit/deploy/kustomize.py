@@ -99,7 +99,7 @@ class Workload:
     @property
     def service(self) -> str:
         """The service whose image it runs: `<registry>/collabcache-<service>:<tag>`."""
-        repository = self.container["image"].rpartition("/")[2].partition(":")[0]
+        repository = str(self.container["image"]).rpartition("/")[2].partition(":")[0]
         assert repository.startswith("collabcache-"), self.container["image"]
         return repository.removeprefix("collabcache-")
 

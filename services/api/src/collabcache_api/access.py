@@ -59,7 +59,7 @@ class StudyAccess:
 
 
 async def org_role_of(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession, *, org_id: uuid.UUID, user_id: uuid.UUID
 ) -> OrgRole | None:
     role = await session.scalar(
         select(OrganizationMember.role).where(
@@ -69,14 +69,15 @@ async def org_role_of(
     return OrgRole(role) if role is not None else None
 
 
-async def team_role_of(
-    session: AsyncSession, team_id: uuid.UUID, user_id: uuid.UUID
-) -> tuple[uuid.UUID, OrgRole] | None:
-    """The team's organization and the user's role in it; None when the user is no member of
-    it or the team does not exist: one query either way."""
+async def require_team_member(
+    session: AsyncSession, *, team_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[Team, OrgRole]:
+    """The team and the user's role in its organization: a team is visible to the members of
+    its organization. 404 when the user is no member of it or the team does not exist, by one
+    query either way."""
     row = (
         await session.execute(
-            select(Team.organization_id, OrganizationMember.role)
+            select(Team, OrganizationMember.role)
             .join(
                 OrganizationMember,
                 col(OrganizationMember.organization_id) == Team.organization_id,
@@ -84,22 +85,24 @@ async def team_role_of(
             .where(Team.id == team_id, OrganizationMember.user_id == user_id)
         )
     ).first()
-    return (row[0], OrgRole(row[1])) if row is not None else None
+    if row is None:
+        raise NotFound("Team not found")
+    return row[0], OrgRole(row[1])
 
 
 async def require_org_member(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession, *, org_id: uuid.UUID, user_id: uuid.UUID
 ) -> OrgRole:
-    role = await org_role_of(session, org_id, user_id)
+    role = await org_role_of(session, org_id=org_id, user_id=user_id)
     if role is None:
         raise NotFound("Organization not found")
     return role
 
 
 async def require_org_manager(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession, *, org_id: uuid.UUID, user_id: uuid.UUID
 ) -> OrgRole:
-    role = await require_org_member(session, org_id, user_id)
+    role = await require_org_member(session, org_id=org_id, user_id=user_id)
     if role not in MANAGER_ROLES:
         raise Forbidden("Only an owner or admin of the organization may do this")
     return role
@@ -110,7 +113,7 @@ async def study_exists(session: AsyncSession, study_id: uuid.UUID) -> bool:
 
 
 async def study_access(
-    session: AsyncSession, study_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession, *, study_id: uuid.UUID, user_id: uuid.UUID
 ) -> StudyAccess:
     """The caller's standing on a study; 404 if the caller may not see it."""
     row = (

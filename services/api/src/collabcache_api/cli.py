@@ -24,7 +24,8 @@ from sqlalchemy.exc import DBAPIError
 from collabcache_shared.settings import AuthSettings, DatabaseSettings
 
 from .security import issue_token
-from .seed import SeedConfig, generate
+from .seed import generate
+from .seed_dataset import SeedConfig
 from .seed_load import DatabaseNotEmpty, SeedError, connect, has_users, load, plain_dsn
 
 

@@ -1,6 +1,6 @@
 """The demo dataset's content: studies, their collaborators, comments and the activity log.
 
-Part of the pure generator in `seed` (same seed and `now`, same rows). Activity entries use the
+Part of the pure generator of `seed` (same seed and `now`, same rows). Activity entries use the
 verbs and object types the API records: "created"/"updated" on a study, "collaborator_added"
 on a user, "comment_added"/"comment_resolved" on a comment.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import accumulate
 
-from .seed import DAY, Dataset, Org, People, Randomness, SeedConfig
+from .seed_dataset import DAY, Dataset, Org, People, Randomness, SeedConfig
 
 STATUSES = ("draft", "active", "completed", "archived")
 STATUS_WEIGHTS = (15, 45, 25, 15)
@@ -87,10 +87,21 @@ def _study(r: Randomness, data: Dataset, people: People, cum: list[int]) -> Stud
     study.collaborators[owner] = ("owner", created)
     title = f"{r.rng.choice(KINDS)} {r.rng.choice(TOPICS)} #{len(data.studies) + 1}"
     updated = created
-    _activity(r, data, study.id, owner, "created", "study", study.id, created)
+    _activity(
+        r, data, "created", "study", study_id=study.id, actor=owner, object_id=study.id, at=created
+    )
     if status != "draft":
         updated = r.between(created, r.now)
-        _activity(r, data, study.id, owner, "updated", "study", study.id, updated)
+        _activity(
+            r,
+            data,
+            "updated",
+            "study",
+            study_id=study.id,
+            actor=owner,
+            object_id=study.id,
+            at=updated,
+        )
     data.studies.append((study.id, org.id, title, status, owner, created, updated))
     return study
 
@@ -119,7 +130,16 @@ def _collaborators(r: Randomness, data: Dataset, people: People, study: StudyDra
         role = r.rng.choices(EXTRA_ROLES, weights=EXTRA_ROLE_WEIGHTS)[0]
         since = r.between(study.created_at, until)
         study.collaborators[uid] = (role, since)
-        _activity(r, data, study.id, study.owner, "collaborator_added", "user", uid, since)
+        _activity(
+            r,
+            data,
+            "collaborator_added",
+            "user",
+            study_id=study.id,
+            actor=study.owner,
+            object_id=uid,
+            at=since,
+        )
     for uid, (role, since) in study.collaborators.items():
         data.study_collaborators.append((study.id, uid, role, since, since))
 
@@ -154,19 +174,38 @@ def _comment(r: Randomness, data: Dataset, study: StudyDraft, author: uuid.UUID)
     comment_id = r.new_id()
     body = r.rng.choice(REMARKS)
     data.comments.append((comment_id, study.id, author, body, resolved, created, updated))
-    _activity(r, data, study.id, author, "comment_added", "comment", comment_id, created)
+    _activity(
+        r,
+        data,
+        "comment_added",
+        "comment",
+        study_id=study.id,
+        actor=author,
+        object_id=comment_id,
+        at=created,
+    )
     if resolved:
         resolver = author if r.rng.random() < 0.6 else study.owner
-        _activity(r, data, study.id, resolver, "comment_resolved", "comment", comment_id, updated)
+        _activity(
+            r,
+            data,
+            "comment_resolved",
+            "comment",
+            study_id=study.id,
+            actor=resolver,
+            object_id=comment_id,
+            at=updated,
+        )
 
 
 def _activity(
     r: Randomness,
     data: Dataset,
-    study_id: uuid.UUID,
-    actor: uuid.UUID,
     verb: str,
     object_type: str,
+    *,
+    study_id: uuid.UUID,
+    actor: uuid.UUID,
     object_id: uuid.UUID,
     at: datetime,
 ) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from .outbox.silence import events_silenced
-from .seed import TABLE_COLUMNS, Dataset
+from .seed_dataset import TABLE_COLUMNS, Dataset
 
 # pg_advisory_xact_lock key: "collabcache seed".
 SEED_LOCK_KEY = 0x5EED_CC

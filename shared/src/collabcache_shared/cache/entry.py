@@ -11,10 +11,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-DATA = "d:"
-LEASE = "l:"
-STALE_SINCE = "s"
-GENERATION = "g"
+# The fields of an entry hash (the Lua scripts in `scripts` are written with these names).
+DATA = "d:"  # + variant: the cached response
+LEASE = "l:"  # + variant: `<token>:<expiry_ms>` of the reader loading it
+STALE_SINCE = "s"  # ms since which the entry is stale (families served stale)
+GENERATION = "g"  # how many times the entry was invalidated (marked stale)
+FENCE = "f:"  # + token: a write's fence
+FENCE_COUNT = "f"  # how many fences are up
+EXPIRY_SET = "e"  # the first fill has set the entry's expiry
 
 
 def etag_of(body: bytes) -> str:

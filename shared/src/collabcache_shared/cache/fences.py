@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..clock import now_ms
 from ..settings import CacheSettings
 from .errors import REDIS_FAILURES, FenceExpired, FenceUnavailable
 from .keys import CacheKey
@@ -56,7 +57,7 @@ class Fences:
         fence_ms = int(settings.fence_seconds * 1000)
         try:
             async with asyncio.timeout(settings.fence_timeout_seconds):
-                await self.store.fence(keys, token, fence_ms, _now_ms())
+                await self.store.fence(keys, token, fence_ms, now_ms())
         except REDIS_FAILURES as exc:
             log.warning("write fence not placed: %s", type(exc).__name__)
             raise FenceUnavailable from exc
@@ -72,7 +73,7 @@ class Fences:
         while True:
             try:
                 async with asyncio.timeout(self.settings.fence_timeout_seconds):
-                    await self.store.clear(fence.keys, fence.token, _now_ms())
+                    await self.store.clear(fence.keys, fence.token, now_ms())
                 self.counters["cleared"] += 1
                 return True
             except REDIS_FAILURES as exc:
@@ -86,7 +87,3 @@ class Fences:
                 self.counters["clear_retried"] += 1
                 attempt += 1
                 await asyncio.sleep(pause)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

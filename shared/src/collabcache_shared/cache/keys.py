@@ -35,7 +35,6 @@ class Family(StrEnum):
     TEAM_ANALYTICS = "TEAM_ANALYTICS"
     STUDY_COMMENTS = "STUDY_COMMENTS"
     USER_COLLABORATIVE_STUDIES = "USER_COLLABORATIVE_STUDIES"
-    PERFORMANCE_METRICS = "PERFORMANCE_METRICS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +68,6 @@ POLICIES: dict[Family, FamilyPolicy] = {
     Family.USER_COLLABORATIVE_STUDIES: FamilyPolicy(
         "user:{}:collaborative_studies", 2 * _H, 1, user_specific=True
     ),
-    Family.PERFORMANCE_METRICS: FamilyPolicy("system:performance", 15 * _MIN, 0),
 }
 
 
@@ -147,11 +145,6 @@ class KeySpace:
     def generation(self, family: Family) -> str:
         """The family's generation counter: bumping it retires every entry of the family."""
         return f"{self.root}:gen:{{{family.value}}}"
-
-    def pattern(self, family: Family) -> str:
-        """A SCAN pattern for a family's entries (housekeeping only, never on a request)."""
-        scope = POLICIES[family].template.replace("{}", "*")
-        return f"{self.root}:{{{scope}}}"
 
     def stream(self, name: str) -> str:
         """A stream's Redis key (stream names are constants in `collabcache_shared.events`)."""

@@ -2,8 +2,9 @@
 and never lets a slow or dead Redis fail or hold a request (README, "The fenced cache
 protocol").
 
-- `get_or_load` (the plan's `withCache`): hit, or load once (a per-process single flight and a
-  Redis lease across processes), fill only while the lease holds and no write's fence is up.
+- `get_or_load`, the read-through of every cached GET: hit, or load once (a per-process single
+  flight and a Redis lease across processes), fill only while the lease holds and no write's
+  fence is up.
 - A request shares an in-process load only if that load's result was certified by Redis after
   the request joined it (a fill its lease still allowed, or a lookup): a load that began
   before a write the request saw complete is never shared with it.
@@ -22,13 +23,14 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from ..background import cancel_until_done
+from ..clock import now_ms
 from ..settings import CacheSettings
 from .breaker import BreakerState, CircuitBreaker
 from .entry import Entry, etag_of
 from .errors import REDIS_FAILURES, RedisUnavailable
 from .fences import Fences
 from .flights import Flight
-from .keys import CacheKey, Family
+from .keys import CacheKey
 from .store import EntryStore, FillResult, Found, Lease, Slot
 
 log = logging.getLogger(__name__)
@@ -49,10 +51,6 @@ class Result:
     etag: str
     outcome: Outcome
     age_s: int | None = None
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class CacheManager:
@@ -337,38 +335,6 @@ class CacheManager:
         except RedisUnavailable:
             self.counters["invalidation_failed"] += len(keys)
             return False
-
-    async def invalidate_family(self, family: Family) -> bool:
-        """Retire every entry of a family at once (an operator's tool: O(1), no SCAN)."""
-        try:
-            await self._redis(self.store.retire, [family])
-            return True
-        except RedisUnavailable:
-            return False
-
-    # -- the plan's plain operations ----------------------------------------------------------
-    async def get(self, slot: Slot) -> bytes | None:
-        looked = await self.lookup([slot])
-        entry = self.fresh(looked[0], now_ms()) if looked else None
-        return entry.body if entry is not None else None
-
-    async def set(self, slot: Slot, body: bytes) -> bool:
-        """Store unconditionally (takes the lease over) unless a write's fence is up: for
-        warming a value read after every write it must reflect, never for read-through."""
-        looked = await self.lookup([slot])
-        if not looked:
-            return False
-        generation = looked[0].generation
-        try:
-            lease = await self._redis(self._lease, slot, generation, "force")
-        except RedisUnavailable:
-            return False
-        if not lease.granted:
-            return False
-        return await self._fill(slot, lease, generation, body) is FillResult.STORED
-
-    async def delete(self, *keys: CacheKey) -> bool:
-        return await self.invalidate(keys)
 
     def stats(self) -> dict[str, Any]:
         state = self.breaker.state.value

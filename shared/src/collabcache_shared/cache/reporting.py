@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from typing import Any
 
@@ -20,6 +19,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from ..background import cancel_until_done
+from ..clock import now_ms
 from .store import AnyRedis
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class CacheEventSink:
             return
         event: dict[str, Any] = {
             "type": "cache.lookup.v1",
-            "at_ms": time.time_ns() // 1_000_000,
+            "at_ms": now_ms(),
             "endpoint": endpoint,
             "family": family,
             "outcome": outcome,

@@ -17,6 +17,32 @@ with the entry (PEXPIRE, Redis's own clock): the write must have committed by th
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Mapping
+
+from . import entry
+
+# The entry hash's field names, named once in `entry`: each script is written with `${NAME}`
+# and rendered once, when this module is imported (never per call).
+FIELDS = {
+    "DATA": entry.DATA,
+    "LEASE": entry.LEASE,
+    "STALE_SINCE": entry.STALE_SINCE,
+    "GENERATION": entry.GENERATION,
+    "FENCE": entry.FENCE,
+    "FENCE_COUNT": entry.FENCE_COUNT,
+    "EXPIRY_SET": entry.EXPIRY_SET,
+}
+
+
+def render(script: str, fields: Mapping[str, str] = FIELDS) -> str:
+    """The script with each `${NAME}` replaced by that field's name (inside a Lua string
+    between single quotes; a `$` of a Lua pattern stays as it is). KeyError: unknown name."""
+    for name, value in fields.items():
+        if not value or "'" in value or "\\" in value:
+            raise ValueError(f"{name}={value!r} cannot be a Lua string literal")
+    return re.sub(r"\$\{(\w+)\}", lambda placeholder: fields[placeholder[1]], script)
+
 
 # KEYS[1] entry; ARGV: variant, token, now_ms, lease_ms, generation, ttl_ms, mode, fence_s.
 # mode "miss": refuse if a valid fresh value is there; "refresh": take a free lease even if
@@ -27,16 +53,16 @@ import hashlib
 # fences it held, and a write fenced before it may not have committed yet (its commit deadline
 # is within fence_s of its fence, so before this server's uptime reaches fence_s).
 # A lease keeps a new entry alive for lease_ms; it never moves the expiry a fill has set.
-LEASE = """
+LEASE = render("""
 local key = KEYS[1]
-if redis.call('HEXISTS', key, 'f') == 1 then return {3} end
+if redis.call('HEXISTS', key, '${FENCE_COUNT}') == 1 then return {3} end
 local uptime = string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')
 if tonumber(uptime) < tonumber(ARGV[8]) then return {3} end
 local now = tonumber(ARGV[3])
-local lfield = 'l:' .. ARGV[1]
+local lfield = '${LEASE}' .. ARGV[1]
 if ARGV[7] == 'miss' then
-  local d = redis.call('HGET', key, 'd:' .. ARGV[1])
-  if d and redis.call('HEXISTS', key, 's') == 0 then
+  local d = redis.call('HGET', key, '${DATA}' .. ARGV[1])
+  if d and redis.call('HEXISTS', key, '${STALE_SINCE}') == 0 then
     local gen, filled = string.match(d, '^(%d+):(%d+):')
     if gen and gen == ARGV[5] and now - tonumber(filled) <= tonumber(ARGV[6]) then
       return {0}
@@ -51,48 +77,49 @@ if ARGV[7] ~= 'force' then
   end
 end
 redis.call('HSET', key, lfield, ARGV[2] .. ':' .. tostring(now + tonumber(ARGV[4])))
-if redis.call('HEXISTS', key, 'e') == 0 and redis.call('PTTL', key) < tonumber(ARGV[4]) then
+local unfilled = redis.call('HEXISTS', key, '${EXPIRY_SET}') == 0
+if unfilled and redis.call('PTTL', key) < tonumber(ARGV[4]) then
   redis.call('PEXPIRE', key, ARGV[4])
 end
-return {1, tonumber(redis.call('HGET', key, 'g') or '0')}
-"""
+return {1, tonumber(redis.call('HGET', key, '${GENERATION}') or '0')}
+""")
 
 # KEYS[1] entry; ARGV: variant, token, value, entry_ttl_ms, g observed with the lease,
 # max_fields. Returns 1 stored; 2 the lease was still valid but the entry is full (a new
 # variant is not stored: the response is still fresh); 0 refused (lease gone, taken over or
 # fenced: the value may be stale). The first fill sets the entry's expiry; later fills never
 # extend it, so no entry outlives its family TTL counted from its first fill.
-FILL = """
+FILL = render("""
 local key = KEYS[1]
-local lfield = 'l:' .. ARGV[1]
-local dfield = 'd:' .. ARGV[1]
+local lfield = '${LEASE}' .. ARGV[1]
+local dfield = '${DATA}' .. ARGV[1]
 local held = redis.call('HGET', key, lfield)
 if not held or string.match(held, '^([^:]+):') ~= ARGV[2] then return 0 end
-if redis.call('HEXISTS', key, 'f') == 1 then return 0 end
+if redis.call('HEXISTS', key, '${FENCE_COUNT}') == 1 then return 0 end
 redis.call('HDEL', key, lfield)
 if redis.call('HEXISTS', key, dfield) == 0 and redis.call('HLEN', key) >= tonumber(ARGV[6]) then
   return 2
 end
 redis.call('HSET', key, dfield, ARGV[3])
-if (redis.call('HGET', key, 'g') or '0') == ARGV[5] then
-  redis.call('HDEL', key, 's')
+if (redis.call('HGET', key, '${GENERATION}') or '0') == ARGV[5] then
+  redis.call('HDEL', key, '${STALE_SINCE}')
 end
-if redis.call('HSETNX', key, 'e', 1) == 1 then
+if redis.call('HSETNX', key, '${EXPIRY_SET}', 1) == 1 then
   redis.call('PEXPIRE', key, ARGV[4])
 end
 return 1
-"""
+""")
 
 # KEYS[1] entry; ARGV: variant, token. Gives a lease back (the loader failed).
-RELEASE = """
-local lfield = 'l:' .. ARGV[1]
+RELEASE = render("""
+local lfield = '${LEASE}' .. ARGV[1]
 local held = redis.call('HGET', KEYS[1], lfield)
 if held and string.match(held, '^([^:]+):') == ARGV[2] then
   redis.call('HDEL', KEYS[1], lfield)
   return 1
 end
 return 0
-"""
+""")
 
 # KEYS: entries; ARGV: op, now_ms, fence_ms, token, first_stale.
 # Keys before index `first_stale` (1-based) are dropped; from it on they belong to families
@@ -103,26 +130,28 @@ return 0
 #   holding only the other writes' fences. "drop" (the invalidator's, and writes made without
 #   a fence): drop the entry unless a fence is up (a fenced entry holds nothing else).
 # Returns how many keys it changed (callers count the keys they addressed instead).
-INVALIDATE = """
+INVALIDATE = render("""
 local op, now, fence_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local mine, first_stale = 'f:' .. ARGV[4], tonumber(ARGV[5])
+local mine, first_stale = '${FENCE}' .. ARGV[4], tonumber(ARGV[5])
 local changed = 0
 for i, key in ipairs(KEYS) do
   if i >= first_stale then
     if redis.call('EXISTS', key) == 1 then
-      redis.call('HINCRBY', key, 'g', 1)
-      redis.call('HSETNX', key, 's', now)
+      redis.call('HINCRBY', key, '${GENERATION}', 1)
+      redis.call('HSETNX', key, '${STALE_SINCE}', now)
       changed = changed + 1
     end
   else
-    local fences = tonumber(redis.call('HGET', key, 'f') or '0')
+    local fences = tonumber(redis.call('HGET', key, '${FENCE_COUNT}') or '0')
     if op == 'fence' then
       if fences == 0 then
         redis.call('UNLINK', key)
-        redis.call('HSET', key, 'f', 1, mine, 1)
+        redis.call('HSET', key, '${FENCE_COUNT}', 1, mine, 1)
         redis.call('PEXPIRE', key, fence_ms)
       else
-        if redis.call('HSETNX', key, mine, 1) == 1 then redis.call('HINCRBY', key, 'f', 1) end
+        if redis.call('HSETNX', key, mine, 1) == 1 then
+          redis.call('HINCRBY', key, '${FENCE_COUNT}', 1)
+        end
         if redis.call('PTTL', key) < fence_ms then redis.call('PEXPIRE', key, fence_ms) end
       end
       changed = changed + 1
@@ -131,7 +160,7 @@ for i, key in ipairs(KEYS) do
       if fences <= 0 then
         changed = changed + redis.call('UNLINK', key)
       else
-        redis.call('HSET', key, 'f', fences)
+        redis.call('HSET', key, '${FENCE_COUNT}', fences)
       end
     elseif fences == 0 then
       changed = changed + redis.call('UNLINK', key)
@@ -139,7 +168,7 @@ for i, key in ipairs(KEYS) do
   end
 end
 return changed
-"""
+""")
 INVALIDATE_SHA = hashlib.sha1(INVALIDATE.encode(), usedforsecurity=False).hexdigest()  # EVALSHA
 
 # A read's lookup on a standalone Redis, in one command (a cluster pipelines HMGET and GET per

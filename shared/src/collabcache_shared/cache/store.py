@@ -21,7 +21,7 @@ from redis.exceptions import NoScriptError
 
 from . import scripts
 from .entry import DATA, STALE_SINCE, Entry
-from .keys import POLICIES, CacheKey, Family, KeySpace
+from .keys import POLICIES, CacheKey, KeySpace
 
 AnyRedis = Redis | RedisCluster
 
@@ -200,17 +200,6 @@ class EntryStore:
             for index in unloaded:
                 queue(pipe, "EVAL", scripts.INVALIDATE, index)
             await pipe.execute()
-
-    async def retire(self, families: Iterable[Family]) -> None:
-        """Bump family generations: every existing entry of those families stops being valid
-        at once, however many there are (O(1) per family, no KEYS, no SCAN)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for family in families:
-            pipe.incr(self.keys.generation(family))
-        await pipe.execute()
-
-    async def retire_all(self) -> None:
-        await self.retire(POLICIES)
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

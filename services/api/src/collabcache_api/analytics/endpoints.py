@@ -63,5 +63,7 @@ async def team_analytics(
     return await cache.read(
         TEAM_ANALYTICS,
         {"team_id": team_id},
-        cache.in_own_session(lambda own: service.team_analytics(own, user_id, team_id)),
+        cache.in_own_session(
+            lambda own: service.team_analytics(own, user_id=user_id, team_id=team_id)
+        ),
     )

@@ -122,7 +122,7 @@ async def organization_figures(session: AsyncSession, org_id: uuid.UUID) -> dict
 
 
 async def team_figures(
-    session: AsyncSession, team_id: uuid.UUID, org_id: uuid.UUID
+    session: AsyncSession, *, team_id: uuid.UUID, org_id: uuid.UUID
 ) -> dict[str, Any]:
     p = {"team": team_id, "org": org_id, "days": WINDOW_DAYS}
     return {

@@ -32,10 +32,10 @@ async def organization_analytics(session: AsyncSession, org_id: uuid.UUID) -> Or
 
 
 async def team_analytics(
-    session: AsyncSession, user_id: uuid.UUID, team_id: uuid.UUID
+    session: AsyncSession, *, user_id: uuid.UUID, team_id: uuid.UUID
 ) -> TeamAnalytics:
-    team = await visible_team(session, user_id, team_id)
-    figures = await repo.team_figures(session, team_id, team.organization_id)
+    team = await visible_team(session, user_id=user_id, team_id=team_id)
+    figures = await repo.team_figures(session, team_id=team_id, org_id=team.organization_id)
     return TeamAnalytics(
         team_id=team_id,
         organization_id=team.organization_id,

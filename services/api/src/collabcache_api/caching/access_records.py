@@ -64,7 +64,8 @@ class Standing:
         )
 
     def loader(self, session: AsyncSession, user_id: uuid.UUID) -> Callable[[], Awaitable[bytes]]:
-        return lambda: _LOADERS[self.kind](session, user_id, self.resource_id)
+        load = _LOADERS[self.kind]
+        return lambda: load(session, user_id=user_id, resource_id=self.resource_id)
 
     def allows(self, body: bytes) -> bool:
         """Whether the standing record lets the caller see the resource."""
@@ -88,8 +89,11 @@ def study_standing(study_id: uuid.UUID) -> Standing:
     return Standing("study", study_id, "Study not found")
 
 
-async def _org(session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID) -> bytes:
-    role = await access.org_role_of(session, org_id, user_id)
+# Each loads the standing of `user_id` on the resource `resource_id` (one kind each).
+
+
+async def _org(session: AsyncSession, *, user_id: uuid.UUID, resource_id: uuid.UUID) -> bytes:
+    role = await access.org_role_of(session, org_id=resource_id, user_id=user_id)
     if role is None:
         raise NotFound("Organization not found")
     return orjson.dumps(
@@ -101,19 +105,17 @@ async def _org(session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID) -> 
     )
 
 
-async def _team(session: AsyncSession, user_id: uuid.UUID, team_id: uuid.UUID) -> bytes:
-    found = await access.team_role_of(session, team_id, user_id)
-    if found is None:
-        raise NotFound("Team not found")
-    org_id, role = found
+async def _team(session: AsyncSession, *, user_id: uuid.UUID, resource_id: uuid.UUID) -> bytes:
+    team, role = await access.require_team_member(session, team_id=resource_id, user_id=user_id)
     return orjson.dumps(
-        {"organization_id": str(org_id), "organization_role": role, "can_view": True}
+        {"organization_id": str(team.organization_id), "organization_role": role, "can_view": True}
     )
 
 
-async def _study(session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID) -> bytes:
-    """The same body GET .../permissions answers (that endpoint serves this very field)."""
-    permissions = await my_permissions(session, user_id, study_id)  # NotFound: refused
+async def _study(session: AsyncSession, *, user_id: uuid.UUID, resource_id: uuid.UUID) -> bytes:
+    """The same body GET .../permissions answers (that endpoint serves this very field); 404
+    when the user may not see the study (refused)."""
+    permissions = await my_permissions(session, user_id=user_id, study_id=resource_id)
     return permissions.model_dump_json().encode()
 
 

@@ -48,7 +48,7 @@ async def list_comments(
 async def add_comment(
     study_id: uuid.UUID, data: CommentCreate, user_id: CurrentUserId, session: SessionDep
 ) -> CommentPublic:
-    return await service.add_comment(session, user_id, study_id, data)
+    return await service.add_comment(session, user_id=user_id, study_id=study_id, data=data)
 
 
 @router.patch("/{comment_id}", responses=error_responses(403, 404))
@@ -59,7 +59,9 @@ async def update_comment(
     user_id: CurrentUserId,
     session: SessionDep,
 ) -> CommentPublic:
-    return await service.update_comment(session, user_id, study_id, comment_id, data)
+    return await service.update_comment(
+        session, user_id=user_id, study_id=study_id, comment_id=comment_id, data=data
+    )
 
 
 @router.delete(
@@ -68,5 +70,5 @@ async def update_comment(
 async def delete_comment(
     study_id: uuid.UUID, comment_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
 ) -> Response:
-    await service.delete_comment(session, user_id, study_id, comment_id)
+    await service.delete_comment(session, user_id=user_id, study_id=study_id, comment_id=comment_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

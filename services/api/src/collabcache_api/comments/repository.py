@@ -26,7 +26,7 @@ async def comments_of_study(
 
 
 async def get_comment(
-    session: AsyncSession, study_id: uuid.UUID, comment_id: uuid.UUID
+    session: AsyncSession, *, study_id: uuid.UUID, comment_id: uuid.UUID
 ) -> Comment | None:
     comment = await session.get(Comment, comment_id, with_for_update=True)
     return comment if comment is not None and comment.study_id == study_id else None

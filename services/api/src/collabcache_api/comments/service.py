@@ -39,28 +39,36 @@ async def list_comments(
 
 
 async def add_comment(
-    session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID, data: CommentCreate
+    session: AsyncSession, *, user_id: uuid.UUID, study_id: uuid.UUID, data: CommentCreate
 ) -> CommentPublic:
-    standing = await access.study_access(session, study_id, user_id)
+    standing = await access.study_access(session, study_id=study_id, user_id=user_id)
     if not standing.can_comment:
         raise Forbidden("Viewers may read the study but not comment on it")
     comment = Comment(study_id=study_id, author_id=user_id, body=data.body)
     session.add(comment)
     await session.flush()
-    record_activity(session, study_id, user_id, "comment_added", "comment", comment.id)
+    record_activity(
+        session,
+        "comment_added",
+        "comment",
+        study_id=study_id,
+        actor_id=user_id,
+        object_id=comment.id,
+    )
     await session.flush()
     return _public(comment, await repo.author_name(session, user_id))
 
 
 async def update_comment(
     session: AsyncSession,
+    *,
     user_id: uuid.UUID,
     study_id: uuid.UUID,
     comment_id: uuid.UUID,
     data: CommentUpdate,
 ) -> CommentPublic:
-    standing = await access.study_access(session, study_id, user_id)
-    comment = await repo.get_comment(session, study_id, comment_id)
+    standing = await access.study_access(session, study_id=study_id, user_id=user_id)
+    comment = await repo.get_comment(session, study_id=study_id, comment_id=comment_id)
     if comment is None:
         raise NotFound("Comment not found")
     author = _acting_author(comment, user_id, standing)
@@ -70,21 +78,30 @@ async def update_comment(
         raise Forbidden("Only the author, the study's owners or editors may resolve a comment")
     if data.body is not None and data.body != comment.body:
         comment.body = data.body
-        record_activity(session, study_id, user_id, "comment_edited", "comment", comment_id)
+        record_activity(
+            session,
+            "comment_edited",
+            "comment",
+            study_id=study_id,
+            actor_id=user_id,
+            object_id=comment_id,
+        )
     if data.resolved is not None and data.resolved != comment.resolved:
         comment.resolved = data.resolved
         verb = "comment_resolved" if data.resolved else "comment_reopened"
-        record_activity(session, study_id, user_id, verb, "comment", comment_id)
+        record_activity(
+            session, verb, "comment", study_id=study_id, actor_id=user_id, object_id=comment_id
+        )
     comment.updated_at = utcnow()
     await session.flush()
     return _public(comment, await repo.author_name(session, comment.author_id))
 
 
 async def delete_comment(
-    session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID, comment_id: uuid.UUID
+    session: AsyncSession, *, user_id: uuid.UUID, study_id: uuid.UUID, comment_id: uuid.UUID
 ) -> None:
-    standing = await access.study_access(session, study_id, user_id)
-    comment = await repo.get_comment(session, study_id, comment_id)
+    standing = await access.study_access(session, study_id=study_id, user_id=user_id)
+    comment = await repo.get_comment(session, study_id=study_id, comment_id=comment_id)
     if comment is None:
         raise NotFound("Comment not found")
     if not (_acting_author(comment, user_id, standing) or standing.can_moderate_comments):
@@ -93,5 +110,12 @@ async def delete_comment(
             "delete a comment"
         )
     await session.delete(comment)
-    record_activity(session, study_id, user_id, "comment_deleted", "comment", comment_id)
+    record_activity(
+        session,
+        "comment_deleted",
+        "comment",
+        study_id=study_id,
+        actor_id=user_id,
+        object_id=comment_id,
+    )
     await session.flush()

@@ -57,7 +57,7 @@ async def create_organization(
 async def rename_organization(
     org_id: uuid.UUID, data: OrganizationUpdate, user_id: CurrentUserId, session: SessionDep
 ) -> OrganizationPublic:
-    return await service.rename_organization(session, user_id, org_id, data)
+    return await service.rename_organization(session, user_id=user_id, org_id=org_id, data=data)
 
 
 ORGANIZATION_MEMBERS = CachedRead(
@@ -92,7 +92,7 @@ async def list_members(
 async def add_member(
     org_id: uuid.UUID, data: MemberCreate, user_id: CurrentUserId, session: SessionDep
 ) -> MemberPublic:
-    return await service.add_member(session, user_id, org_id, data)
+    return await service.add_member(session, user_id=user_id, org_id=org_id, data=data)
 
 
 @router.patch("/{org_id}/members/{member_id}", responses=error_responses(403, 404, 409))
@@ -103,7 +103,9 @@ async def change_member_role(
     user_id: CurrentUserId,
     session: SessionDep,
 ) -> MemberPublic:
-    return await service.change_member_role(session, user_id, org_id, member_id, data)
+    return await service.change_member_role(
+        session, user_id=user_id, org_id=org_id, member_id=member_id, data=data
+    )
 
 
 @router.delete(
@@ -114,5 +116,5 @@ async def change_member_role(
 async def remove_member(
     org_id: uuid.UUID, member_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
 ) -> Response:
-    await service.remove_member(session, user_id, org_id, member_id)
+    await service.remove_member(session, user_id=user_id, org_id=org_id, member_id=member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -39,13 +39,13 @@ async def members(
 
 
 async def get_member(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession, *, org_id: uuid.UUID, user_id: uuid.UUID
 ) -> OrganizationMember | None:
     return await session.get(OrganizationMember, (org_id, user_id), with_for_update=True)
 
 
 async def member_with_user(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession, *, org_id: uuid.UUID, user_id: uuid.UUID
 ) -> Row[OrganizationMember, str, str] | None:
     return (
         await session.execute(
@@ -59,13 +59,6 @@ async def member_with_user(
     ).first()
 
 
-async def member_ids(session: AsyncSession, org_id: uuid.UUID) -> list[uuid.UUID]:
-    result = await session.scalars(
-        select(OrganizationMember.user_id).where(OrganizationMember.organization_id == org_id)
-    )
-    return list(result)
-
-
 async def owner_count(session: AsyncSession, org_id: uuid.UUID) -> int:
     count = await session.scalar(
         select(func.count()).where(
@@ -77,7 +70,7 @@ async def owner_count(session: AsyncSession, org_id: uuid.UUID) -> int:
 
 
 async def remove_from_org_teams(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession, *, org_id: uuid.UUID, user_id: uuid.UUID
 ) -> None:
     org_teams = select(Team.id).where(Team.organization_id == org_id)
     await session.execute(

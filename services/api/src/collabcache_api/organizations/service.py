@@ -62,9 +62,9 @@ async def create_organization(
 
 
 async def rename_organization(
-    session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, data: OrganizationUpdate
+    session: AsyncSession, *, user_id: uuid.UUID, org_id: uuid.UUID, data: OrganizationUpdate
 ) -> OrganizationPublic:
-    await access.require_org_manager(session, org_id, user_id)
+    await access.require_org_manager(session, org_id=org_id, user_id=user_id)
     org = await repo.lock_organization(session, org_id)
     if org is None:
         raise NotFound("Organization not found")
@@ -90,29 +90,30 @@ def _check_may_grant(actor_role: OrgRole, *roles: OrgRole) -> None:
 
 
 async def add_member(
-    session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, data: MemberCreate
+    session: AsyncSession, *, user_id: uuid.UUID, org_id: uuid.UUID, data: MemberCreate
 ) -> MemberPublic:
-    actor_role = await access.require_org_manager(session, org_id, user_id)
+    actor_role = await access.require_org_manager(session, org_id=org_id, user_id=user_id)
     _check_may_grant(actor_role, data.role)
     await require_user(session, data.user_id)
     await repo.lock_organization(session, org_id)
-    if await repo.get_member(session, org_id, data.user_id) is not None:
+    if await repo.get_member(session, org_id=org_id, user_id=data.user_id) is not None:
         raise Conflict("User is already a member of this organization")
     session.add(OrganizationMember(organization_id=org_id, user_id=data.user_id, role=data.role))
     await session.flush()
-    return await _member(session, org_id, data.user_id)
+    return await _member(session, org_id=org_id, member_id=data.user_id)
 
 
 async def change_member_role(
     session: AsyncSession,
+    *,
     user_id: uuid.UUID,
     org_id: uuid.UUID,
     member_id: uuid.UUID,
     data: MemberUpdate,
 ) -> MemberPublic:
-    actor_role = await access.require_org_manager(session, org_id, user_id)
+    actor_role = await access.require_org_manager(session, org_id=org_id, user_id=user_id)
     await repo.lock_organization(session, org_id)
-    member = await repo.get_member(session, org_id, member_id)
+    member = await repo.get_member(session, org_id=org_id, user_id=member_id)
     if member is None:
         raise NotFound("Member not found")
     current = OrgRole(member.role)
@@ -122,25 +123,25 @@ async def change_member_role(
     member.role = data.role
     member.updated_at = utcnow()
     await session.flush()
-    return await _member(session, org_id, member_id)
+    return await _member(session, org_id=org_id, member_id=member_id)
 
 
 async def remove_member(
-    session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, member_id: uuid.UUID
+    session: AsyncSession, *, user_id: uuid.UUID, org_id: uuid.UUID, member_id: uuid.UUID
 ) -> None:
     """Owners/admins remove members; any member may leave. The last owner cannot go."""
-    actor_role = await access.require_org_member(session, org_id, user_id)
+    actor_role = await access.require_org_member(session, org_id=org_id, user_id=user_id)
     if member_id != user_id and actor_role not in {OrgRole.OWNER, OrgRole.ADMIN}:
         raise Forbidden("Only an owner or admin of the organization may remove members")
     await repo.lock_organization(session, org_id)
-    member = await repo.get_member(session, org_id, member_id)
+    member = await repo.get_member(session, org_id=org_id, user_id=member_id)
     if member is None:
         raise NotFound("Member not found")
     if OrgRole(member.role) is OrgRole.OWNER:
         if member_id != user_id:
             _check_may_grant(actor_role, OrgRole.OWNER)
         await _keep_an_owner(session, org_id)
-    await repo.remove_from_org_teams(session, org_id, member_id)
+    await repo.remove_from_org_teams(session, org_id=org_id, user_id=member_id)
     await session.delete(member)
     await session.flush()
 
@@ -150,7 +151,9 @@ async def _keep_an_owner(session: AsyncSession, org_id: uuid.UUID) -> None:
         raise Conflict("An organization must keep at least one owner")
 
 
-async def _member(session: AsyncSession, org_id: uuid.UUID, member_id: uuid.UUID) -> MemberPublic:
-    row = await repo.member_with_user(session, org_id, member_id)
+async def _member(
+    session: AsyncSession, *, org_id: uuid.UUID, member_id: uuid.UUID
+) -> MemberPublic:
+    row = await repo.member_with_user(session, org_id=org_id, user_id=member_id)
     assert row is not None
     return _member_public(row)

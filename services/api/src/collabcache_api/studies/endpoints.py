@@ -62,14 +62,14 @@ async def list_my_studies(
 async def create_study(
     org_id: uuid.UUID, data: StudyCreate, user_id: CurrentUserId, session: SessionDep
 ) -> StudyPublic:
-    return await service.create_study(session, user_id, org_id, data)
+    return await service.create_study(session, user_id=user_id, org_id=org_id, data=data)
 
 
 @router.patch(STUDY, responses=error_responses(403, 404))
 async def update_study(
     study_id: uuid.UUID, data: StudyUpdate, user_id: CurrentUserId, session: SessionDep
 ) -> StudyPublic:
-    return await service.update_study(session, user_id, study_id, data)
+    return await service.update_study(session, user_id=user_id, study_id=study_id, data=data)
 
 
 STUDY_COLLABORATORS = CachedRead(
@@ -106,7 +106,7 @@ async def list_collaborators(
 async def add_collaborator(
     study_id: uuid.UUID, data: CollaboratorCreate, user_id: CurrentUserId, session: SessionDep
 ) -> CollaboratorPublic:
-    return await service.add_collaborator(session, user_id, study_id, data)
+    return await service.add_collaborator(session, user_id=user_id, study_id=study_id, data=data)
 
 
 @router.patch(STUDY + "/collaborators/{member_id}", responses=error_responses(403, 404, 409))
@@ -117,7 +117,9 @@ async def change_collaborator_role(
     user_id: CurrentUserId,
     session: SessionDep,
 ) -> CollaboratorPublic:
-    return await service.change_collaborator_role(session, user_id, study_id, member_id, data)
+    return await service.change_collaborator_role(
+        session, user_id=user_id, study_id=study_id, member_id=member_id, data=data
+    )
 
 
 @router.delete(
@@ -128,7 +130,9 @@ async def change_collaborator_role(
 async def remove_collaborator(
     study_id: uuid.UUID, member_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
 ) -> Response:
-    await service.remove_collaborator(session, user_id, study_id, member_id)
+    await service.remove_collaborator(
+        session, user_id=user_id, study_id=study_id, member_id=member_id
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

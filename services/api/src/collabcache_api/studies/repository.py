@@ -39,7 +39,7 @@ async def collaborators(
 
 
 async def collaborator_with_user(
-    session: AsyncSession, study_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession, *, study_id: uuid.UUID, user_id: uuid.UUID
 ) -> Row[StudyCollaborator, str, str] | None:
     return (
         await session.execute(
@@ -51,7 +51,7 @@ async def collaborator_with_user(
 
 
 async def get_collaborator(
-    session: AsyncSession, study_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession, *, study_id: uuid.UUID, user_id: uuid.UUID
 ) -> StudyCollaborator | None:
     return await session.get(StudyCollaborator, (study_id, user_id), with_for_update=True)
 
@@ -91,10 +91,11 @@ async def activity(
 
 def record_activity(
     session: AsyncSession,
-    study_id: uuid.UUID,
-    actor_id: uuid.UUID,
     verb: str,
     object_type: str,
+    *,
+    study_id: uuid.UUID,
+    actor_id: uuid.UUID,
     object_id: uuid.UUID | None,
 ) -> None:
     """Add an activity entry to the current transaction (flushed with the change itself)."""

@@ -52,23 +52,25 @@ async def list_my_studies(
 
 
 async def create_study(
-    session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, data: StudyCreate
+    session: AsyncSession, *, user_id: uuid.UUID, org_id: uuid.UUID, data: StudyCreate
 ) -> StudyPublic:
     """Any member of the organization may start a study; its creator becomes its owner."""
-    await access.require_org_member(session, org_id, user_id)
+    await access.require_org_member(session, org_id=org_id, user_id=user_id)
     study = Study(organization_id=org_id, title=data.title, status=data.status, created_by=user_id)
     session.add(study)
     await session.flush()
     session.add(StudyCollaborator(study_id=study.id, user_id=user_id, role=StudyRole.OWNER))
-    repo.record_activity(session, study.id, user_id, "created", "study", study.id)
+    repo.record_activity(
+        session, "created", "study", study_id=study.id, actor_id=user_id, object_id=study.id
+    )
     await session.flush()
     return StudyPublic.model_validate(study)
 
 
 async def update_study(
-    session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID, data: StudyUpdate
+    session: AsyncSession, *, user_id: uuid.UUID, study_id: uuid.UUID, data: StudyUpdate
 ) -> StudyPublic:
-    standing = await access.study_access(session, study_id, user_id)
+    standing = await access.study_access(session, study_id=study_id, user_id=user_id)
     if not standing.can_edit:
         raise Forbidden("Only owners and editors of the study may change it")
     study = await repo.lock_study(session, study_id)
@@ -78,7 +80,9 @@ async def update_study(
     if data.status is not None:
         study.status = data.status
     study.updated_at = utcnow()
-    repo.record_activity(session, study_id, user_id, "updated", "study", study_id)
+    repo.record_activity(
+        session, "updated", "study", study_id=study_id, actor_id=user_id, object_id=study_id
+    )
     await session.flush()
     return StudyPublic.model_validate(study)
 
@@ -93,66 +97,88 @@ async def list_collaborators(
     return Page(items=[_collaborator_public(r) for r in items], next_cursor=cursor)
 
 
-async def _managed(session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID) -> None:
-    standing = await access.study_access(session, study_id, user_id)
+async def _managed(session: AsyncSession, *, user_id: uuid.UUID, study_id: uuid.UUID) -> None:
+    standing = await access.study_access(session, study_id=study_id, user_id=user_id)
     if not standing.can_manage_collaborators:
         raise Forbidden("Only owners of the study or of its organization may manage collaborators")
     await repo.lock_study(session, study_id)
 
 
 async def add_collaborator(
-    session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID, data: CollaboratorCreate
+    session: AsyncSession, *, user_id: uuid.UUID, study_id: uuid.UUID, data: CollaboratorCreate
 ) -> CollaboratorPublic:
-    await _managed(session, user_id, study_id)
+    await _managed(session, user_id=user_id, study_id=study_id)
     await require_user(session, data.user_id)
-    if await repo.get_collaborator(session, study_id, data.user_id) is not None:
+    if await repo.get_collaborator(session, study_id=study_id, user_id=data.user_id) is not None:
         raise Conflict("User is already a collaborator on this study")
     session.add(StudyCollaborator(study_id=study_id, user_id=data.user_id, role=data.role))
-    repo.record_activity(session, study_id, user_id, "collaborator_added", "user", data.user_id)
+    repo.record_activity(
+        session,
+        "collaborator_added",
+        "user",
+        study_id=study_id,
+        actor_id=user_id,
+        object_id=data.user_id,
+    )
     await session.flush()
-    return await _collaborator(session, study_id, data.user_id)
+    return await _collaborator(session, study_id=study_id, member_id=data.user_id)
 
 
 async def change_collaborator_role(
     session: AsyncSession,
+    *,
     user_id: uuid.UUID,
     study_id: uuid.UUID,
     member_id: uuid.UUID,
     data: CollaboratorUpdate,
 ) -> CollaboratorPublic:
-    await _managed(session, user_id, study_id)
-    collab = await repo.get_collaborator(session, study_id, member_id)
+    await _managed(session, user_id=user_id, study_id=study_id)
+    collab = await repo.get_collaborator(session, study_id=study_id, user_id=member_id)
     if collab is None:
         raise NotFound("Collaborator not found")
     if collab.role == data.role:
         # Nothing changes, so nothing is recorded: an activity entry for it would change the
         # study's activity feed without the role change event that invalidates the feed.
-        return await _collaborator(session, study_id, member_id)
+        return await _collaborator(session, study_id=study_id, member_id=member_id)
     if collab.role == StudyRole.OWNER and data.role is not StudyRole.OWNER:
         await _keep_an_owner(session, study_id)
     collab.role = data.role
     collab.updated_at = utcnow()
-    repo.record_activity(session, study_id, user_id, "collaborator_role_changed", "user", member_id)
+    repo.record_activity(
+        session,
+        "collaborator_role_changed",
+        "user",
+        study_id=study_id,
+        actor_id=user_id,
+        object_id=member_id,
+    )
     await session.flush()
-    return await _collaborator(session, study_id, member_id)
+    return await _collaborator(session, study_id=study_id, member_id=member_id)
 
 
 async def remove_collaborator(
-    session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID, member_id: uuid.UUID
+    session: AsyncSession, *, user_id: uuid.UUID, study_id: uuid.UUID, member_id: uuid.UUID
 ) -> None:
     """Managers remove collaborators; a collaborator may leave. The last owner cannot go."""
     if member_id == user_id:
-        await access.study_access(session, study_id, user_id)
+        await access.study_access(session, study_id=study_id, user_id=user_id)
         await repo.lock_study(session, study_id)
     else:
-        await _managed(session, user_id, study_id)
-    collab = await repo.get_collaborator(session, study_id, member_id)
+        await _managed(session, user_id=user_id, study_id=study_id)
+    collab = await repo.get_collaborator(session, study_id=study_id, user_id=member_id)
     if collab is None:
         raise NotFound("Collaborator not found")
     if collab.role == StudyRole.OWNER:
         await _keep_an_owner(session, study_id)
     await session.delete(collab)
-    repo.record_activity(session, study_id, user_id, "collaborator_removed", "user", member_id)
+    repo.record_activity(
+        session,
+        "collaborator_removed",
+        "user",
+        study_id=study_id,
+        actor_id=user_id,
+        object_id=member_id,
+    )
     await session.flush()
 
 
@@ -162,9 +188,9 @@ async def _keep_an_owner(session: AsyncSession, study_id: uuid.UUID) -> None:
 
 
 async def _collaborator(
-    session: AsyncSession, study_id: uuid.UUID, member_id: uuid.UUID
+    session: AsyncSession, *, study_id: uuid.UUID, member_id: uuid.UUID
 ) -> CollaboratorPublic:
-    row = await repo.collaborator_with_user(session, study_id, member_id)
+    row = await repo.collaborator_with_user(session, study_id=study_id, user_id=member_id)
     if row is None:
         raise NotFound("Collaborator not found")
     return _collaborator_public(row)
@@ -184,9 +210,9 @@ async def list_activity(
 
 
 async def my_permissions(
-    session: AsyncSession, user_id: uuid.UUID, study_id: uuid.UUID
+    session: AsyncSession, *, user_id: uuid.UUID, study_id: uuid.UUID
 ) -> PermissionsPublic:
-    standing = await access.study_access(session, study_id, user_id)
+    standing = await access.study_access(session, study_id=study_id, user_id=user_id)
     return PermissionsPublic(
         study_id=study_id,
         user_id=user_id,

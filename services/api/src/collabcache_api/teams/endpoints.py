@@ -52,14 +52,14 @@ async def list_teams(
 async def create_team(
     org_id: uuid.UUID, data: TeamCreate, user_id: CurrentUserId, session: SessionDep
 ) -> TeamPublic:
-    return await service.create_team(session, user_id, org_id, data)
+    return await service.create_team(session, user_id=user_id, org_id=org_id, data=data)
 
 
 @router.patch("/api/teams/{team_id}", responses=error_responses(403, 404, 409))
 async def rename_team(
     team_id: uuid.UUID, data: TeamUpdate, user_id: CurrentUserId, session: SessionDep
 ) -> TeamPublic:
-    return await service.rename_team(session, user_id, team_id, data)
+    return await service.rename_team(session, user_id=user_id, team_id=team_id, data=data)
 
 
 @router.delete(
@@ -68,7 +68,7 @@ async def rename_team(
     responses=error_responses(403, 404),
 )
 async def delete_team(team_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep) -> Response:
-    await service.delete_team(session, user_id, team_id)
+    await service.delete_team(session, user_id=user_id, team_id=team_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -91,7 +91,7 @@ async def list_team_members(
     return await cache.read(
         TEAM_MEMBERS,
         {"team_id": team_id},
-        lambda: service.list_team_members(session, user_id, team_id, page),
+        lambda: service.list_team_members(session, user_id=user_id, team_id=team_id, page=page),
         page,
     )
 
@@ -104,7 +104,7 @@ async def list_team_members(
 async def add_team_member(
     team_id: uuid.UUID, data: TeamMemberCreate, user_id: CurrentUserId, session: SessionDep
 ) -> TeamMemberPublic:
-    return await service.add_team_member(session, user_id, team_id, data)
+    return await service.add_team_member(session, user_id=user_id, team_id=team_id, data=data)
 
 
 @router.delete(
@@ -115,5 +115,5 @@ async def add_team_member(
 async def remove_team_member(
     team_id: uuid.UUID, member_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
 ) -> Response:
-    await service.remove_team_member(session, user_id, team_id, member_id)
+    await service.remove_team_member(session, user_id=user_id, team_id=team_id, member_id=member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

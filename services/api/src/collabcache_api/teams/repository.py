@@ -34,12 +34,8 @@ async def team_with_count(session: AsyncSession, team_id: uuid.UUID) -> Row[Team
     return (await session.execute(select(Team, _member_count()).where(Team.id == team_id))).first()
 
 
-async def get_team(session: AsyncSession, team_id: uuid.UUID, *, lock: bool = False) -> Team | None:
-    return await session.get(Team, team_id, with_for_update=lock)
-
-
 async def name_taken(
-    session: AsyncSession, org_id: uuid.UUID, name: str, except_id: uuid.UUID | None = None
+    session: AsyncSession, *, org_id: uuid.UUID, name: str, except_id: uuid.UUID | None = None
 ) -> bool:
     stmt = select(Team.id).where(Team.organization_id == org_id, Team.name == name)
     if except_id is not None:
@@ -60,7 +56,7 @@ async def members(
 
 
 async def team_ids_of_member(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession, *, org_id: uuid.UUID, user_id: uuid.UUID
 ) -> list[uuid.UUID]:
     """The teams of an organization that a user belongs to."""
     result = await session.scalars(
@@ -72,6 +68,6 @@ async def team_ids_of_member(
 
 
 async def get_member(
-    session: AsyncSession, team_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession, *, team_id: uuid.UUID, user_id: uuid.UUID
 ) -> TeamMember | None:
     return await session.get(TeamMember, (team_id, user_id))

@@ -34,17 +34,15 @@ def _member_public(row: Any) -> TeamMemberPublic:
     )
 
 
-async def visible_team(session: AsyncSession, user_id: uuid.UUID, team_id: uuid.UUID) -> Team:
+async def visible_team(session: AsyncSession, *, user_id: uuid.UUID, team_id: uuid.UUID) -> Team:
     """The team, if the caller is a member of its organization; 404 otherwise."""
-    team = await repo.get_team(session, team_id)
-    if team is None or await access.org_role_of(session, team.organization_id, user_id) is None:
-        raise NotFound("Team not found")
+    team, _ = await access.require_team_member(session, team_id=team_id, user_id=user_id)
     return team
 
 
-async def _managed_team(session: AsyncSession, user_id: uuid.UUID, team_id: uuid.UUID) -> Team:
-    team = await visible_team(session, user_id, team_id)
-    await access.require_org_manager(session, team.organization_id, user_id)
+async def _managed_team(session: AsyncSession, *, user_id: uuid.UUID, team_id: uuid.UUID) -> Team:
+    team = await visible_team(session, user_id=user_id, team_id=team_id)
+    await access.require_org_manager(session, org_id=team.organization_id, user_id=user_id)
     return team
 
 
@@ -59,10 +57,10 @@ async def list_teams(
 
 
 async def create_team(
-    session: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, data: TeamCreate
+    session: AsyncSession, *, user_id: uuid.UUID, org_id: uuid.UUID, data: TeamCreate
 ) -> TeamPublic:
-    await access.require_org_manager(session, org_id, user_id)
-    if await repo.name_taken(session, org_id, data.name):
+    await access.require_org_manager(session, org_id=org_id, user_id=user_id)
+    if await repo.name_taken(session, org_id=org_id, name=data.name):
         raise Conflict("A team with this name already exists in the organization")
     team = Team(organization_id=org_id, name=data.name)
     session.add(team)
@@ -71,10 +69,12 @@ async def create_team(
 
 
 async def rename_team(
-    session: AsyncSession, user_id: uuid.UUID, team_id: uuid.UUID, data: TeamUpdate
+    session: AsyncSession, *, user_id: uuid.UUID, team_id: uuid.UUID, data: TeamUpdate
 ) -> TeamPublic:
-    team = await _managed_team(session, user_id, team_id)
-    if await repo.name_taken(session, team.organization_id, data.name, except_id=team.id):
+    team = await _managed_team(session, user_id=user_id, team_id=team_id)
+    if await repo.name_taken(
+        session, org_id=team.organization_id, name=data.name, except_id=team.id
+    ):
         raise Conflict("A team with this name already exists in the organization")
     team.name = data.name
     team.updated_at = utcnow()
@@ -84,29 +84,29 @@ async def rename_team(
     return _team_public(*row)
 
 
-async def delete_team(session: AsyncSession, user_id: uuid.UUID, team_id: uuid.UUID) -> None:
-    team = await _managed_team(session, user_id, team_id)
+async def delete_team(session: AsyncSession, *, user_id: uuid.UUID, team_id: uuid.UUID) -> None:
+    team = await _managed_team(session, user_id=user_id, team_id=team_id)
     await session.delete(team)
     await session.flush()
 
 
 async def list_team_members(
-    session: AsyncSession, user_id: uuid.UUID, team_id: uuid.UUID, page: PageRequest
+    session: AsyncSession, *, user_id: uuid.UUID, team_id: uuid.UUID, page: PageRequest
 ) -> Page[TeamMemberPublic]:
-    await visible_team(session, user_id, team_id)
+    await visible_team(session, user_id=user_id, team_id=team_id)
     rows = await repo.members(session, team_id, page)
     items, cursor = page_of(rows, page, lambda r: (r[0].created_at, r[0].user_id))
     return Page(items=[_member_public(r) for r in items], next_cursor=cursor)
 
 
 async def add_team_member(
-    session: AsyncSession, user_id: uuid.UUID, team_id: uuid.UUID, data: TeamMemberCreate
+    session: AsyncSession, *, user_id: uuid.UUID, team_id: uuid.UUID, data: TeamMemberCreate
 ) -> TeamMemberPublic:
-    team = await _managed_team(session, user_id, team_id)
+    team = await _managed_team(session, user_id=user_id, team_id=team_id)
     user = await require_user(session, data.user_id)
-    if await access.org_role_of(session, team.organization_id, data.user_id) is None:
+    if await access.org_role_of(session, org_id=team.organization_id, user_id=data.user_id) is None:
         raise Unprocessable("Only members of the team's organization can join the team")
-    if await repo.get_member(session, team_id, data.user_id) is not None:
+    if await repo.get_member(session, team_id=team_id, user_id=data.user_id) is not None:
         raise Conflict("User is already a member of this team")
     member = TeamMember(team_id=team_id, user_id=data.user_id)
     session.add(member)
@@ -117,14 +117,14 @@ async def add_team_member(
 
 
 async def remove_team_member(
-    session: AsyncSession, user_id: uuid.UUID, team_id: uuid.UUID, member_id: uuid.UUID
+    session: AsyncSession, *, user_id: uuid.UUID, team_id: uuid.UUID, member_id: uuid.UUID
 ) -> None:
-    team = await visible_team(session, user_id, team_id)
+    team = await visible_team(session, user_id=user_id, team_id=team_id)
     if member_id != user_id:
-        role = await access.org_role_of(session, team.organization_id, user_id)
+        role = await access.org_role_of(session, org_id=team.organization_id, user_id=user_id)
         if role not in MANAGER_ROLES:
             raise Forbidden("Only an owner or admin of the organization may remove team members")
-    member = await repo.get_member(session, team_id, member_id)
+    member = await repo.get_member(session, team_id=team_id, user_id=member_id)
     if member is None:
         raise NotFound("Team member not found")
     await session.delete(member)
