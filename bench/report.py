@@ -185,6 +185,8 @@ def page(result: dict[str, Any], figures: dict[str, str]) -> str:
         lines += [f"![latency percentiles per variant]({figures['latency']})", ""]
         lines += ["## Per phase", "", phases_table(load), ""]
         lines += ["## Who ate the cores", "", CPU_NOTE, "", cpu.table(load), ""]
+        lines += ["### What limits each phase (collabcache)", ""]
+        lines += [*cpu.limits(load, result["host"]["cpus"] or 2), ""]
         lines += ["## Per endpoint (after warming)", "", endpoints_table(load), ""]
         lines += ["## Stale reads", "", stale_table(load), ""]
         lines += ["## Cache warming", "", f"![hit rate per second]({figures['warming']})", ""]

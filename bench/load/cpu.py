@@ -99,3 +99,29 @@ def table(load: dict[str, Any]) -> str:
             outcomes = ", ".join(f"{k} {n}" for k, n in counted.items())
             lines.append(f"| {name} | {phase} | {busy} | {eaten or '-'} | {outcomes or '-'} |")
     return "\n".join(lines)
+
+
+def limits(load: dict[str, Any], cores: int) -> list[str]:
+    """Per phase of collabcache: how much of the machine was busy and who used it, and so
+    whether the phase was bound by the cores or kept up."""
+    lines = []
+    for phase, p in load["variants"]["collabcache"]["phases"].items():
+        o = p["overall"]
+        cpu = dict(o.get("cpu_seconds") or {})
+        busy = cpu.pop("cores busy", 0.0)
+        total = sum(cpu.values()) or 1.0
+        ranked = sorted(cpu.items(), key=lambda item: -item[1])[:4]
+        shares = ", ".join(f"{role} {seconds / total:.0%}" for role, seconds in ranked)
+        served = o["throughput_per_s"] / p["rate_per_s"] if p["rate_per_s"] else 0.0
+        if busy >= 0.85 * cores:
+            verdict = "bound by the cores: the requests not served in time queued"
+        elif served >= 0.99 and (o["p99_ms"] or 0) <= 100:
+            verdict = "kept up, with cores to spare"
+        else:
+            verdict = "not bound by the cores: its latency came from elsewhere (see the p99)"
+        lines.append(
+            f"- **{phase}** ({p['rate_per_s']:g} req/s offered, {served:.0%} served, p99 "
+            f"{o['p99_ms']} ms): {busy} of {cores} cores busy; CPU by process: {shares}. "
+            f"{verdict.capitalize()}."
+        )
+    return lines
