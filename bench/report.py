@@ -121,7 +121,15 @@ def _focused(result: dict[str, Any]) -> list[str]:
     import importlib
 
     parts = []
-    names = ("cache_latency", "invalidation_lag", "write_latency", "ceiling", "memory", "history")
+    names = (
+        "cache_latency",
+        "invalidation_lag",
+        "write_latency",
+        "ceiling",
+        "request_cpu",
+        "memory",
+        "history",
+    )
     for name in names:
         part = result.get(name)
         if not part:

@@ -29,7 +29,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ import psutil
 from bench import processes
 from bench.ceiling_stack import UvicornApp, api_env, py_spy_command
 from bench.load.generator import Tokens, session
-from bench.load.profiles import BENCH_SEED
+from bench.load.profiles import BENCH_SEED, SMOKE_SEED
 from bench.load.workload import Call, Mix, snapshot
 from bench.pipeline_stack import ROOT, PrivateRedis
 from bench.support import temporary_database
@@ -103,14 +103,18 @@ async def _warm(url: str, calls: list[Call]) -> None:
 
 
 async def main(
-    requests: int, clients: int, baseline: Path | None, py_spy: Path | None
+    requests: int,
+    clients: int,
+    baseline: Path | None = None,
+    py_spy: Path | None = None,
+    seed_args: Sequence[str] = BENCH_SEED,
 ) -> dict[str, Any]:
     admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     redis = PrivateRedis()
     redis.launch()
     try:
         await redis.wait_ready()
-        async with temporary_database(admin, BENCH_SEED) as database:
+        async with temporary_database(admin, seed_args) as database:
             mix = Mix(await snapshot(database), seed=2024)
             apps = {"current": _app(database, redis.url, ROOT)}
             if baseline is not None:
@@ -209,11 +213,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=800, help="per kind (writes: a quarter)")
     parser.add_argument("--clients", type=int, default=CLIENTS, help="concurrent requests")
+    parser.add_argument("--smoke", action="store_true", help="a few requests, small data, no file")
     parser.add_argument(
         "--baseline", type=Path, help="another checkout (with its .venv) measured alongside"
     )
     parser.add_argument("--py-spy", type=Path, help="record the API per kind with py-spy here")
     args = parser.parse_args()
+    if args.smoke:
+        outcome = asyncio.run(main(40, args.clients, args.baseline, None, SMOKE_SEED))
+        print(report(outcome))
+        sys.exit(0)
     outcome = asyncio.run(main(args.requests, args.clients, args.baseline, args.py_spy))
     print(report(outcome))
     RESULTS.mkdir(parents=True, exist_ok=True)

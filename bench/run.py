@@ -44,13 +44,23 @@ from bench.load.profiles import PROFILES
 from bench.load.targets import collect
 
 PARTS = frozenset(
-    {"load", "cache_latency", "invalidation_lag", "write_latency", "ceiling", "memory", "history"}
+    {
+        "load",
+        "cache_latency",
+        "invalidation_lag",
+        "write_latency",
+        "ceiling",
+        "request_cpu",
+        "memory",
+        "history",
+    }
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 INTERRUPT = Interrupt()  # installed by the command line only (`main` imported stays as it was)
 # The focused benchmarks' arguments per profile: cache_latency(requests, smoke),
 # invalidation_lag(rate, seconds, burst_count, smoke).
 CACHE_LATENCY = {"smoke": (20, True), "quick": (60, False), "full": (400, False)}
+REQUEST_CPU = {"smoke": 40, "quick": 800, "full": 4000}  # GETs per kind (writes: a quarter)
 WRITE_LATENCY = {"smoke": 8, "quick": 200, "full": 800}  # writes per variant and write
 INVALIDATION_LAG = {
     "smoke": (50.0, 2.0, 500, True),
@@ -81,7 +91,15 @@ async def _part(
 
 
 async def main(profile: str, parts: frozenset[str] = PARTS) -> dict[str, Any]:
-    from bench import cache_latency, ceiling, history, invalidation_lag, memory, write_latency
+    from bench import (
+        cache_latency,
+        ceiling,
+        history,
+        invalidation_lag,
+        memory,
+        request_cpu,
+        write_latency,
+    )
 
     INTERRUPT.attach()
     admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -101,6 +119,11 @@ async def main(profile: str, parts: frozenset[str] = PARTS) -> dict[str, Any]:
         "invalidation_lag": lambda: invalidation_lag.main(rate, seconds, burst, lag_smoke),
         "write_latency": lambda: write_latency.main(WRITE_LATENCY[profile]),
         "ceiling": lambda: ceiling.main(profile),
+        "request_cpu": lambda: request_cpu.main(
+            REQUEST_CPU[profile],
+            request_cpu.CLIENTS,
+            seed_args=PROFILES[profile].seed_args,
+        ),
         "memory": lambda: memory.main(profile),
         "history": lambda: history.main(profile),
     }

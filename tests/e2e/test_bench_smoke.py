@@ -32,6 +32,7 @@ BENCHES = {
         ("wrk", "redis-server"),
         ("| bare Redis GET |", "Ratio cached / bare:"),
     ),
+    "bench.request_cpu": (("--smoke",), ("redis-server",), ("| hit |", "| miss |", "| write |")),
     "bench.memory": (
         ("--profile", "smoke"),
         ("redis-server",),
