@@ -3,9 +3,16 @@ invalidator's dependencies, for its unit and integration tests."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from collabcache_invalidator.batches import BatchApplier
+from collabcache_invalidator.decoding import Delivery
+from collabcache_invalidator.handlers import Report
+from collabcache_invalidator.metrics import InvalidatorMetrics
+from collabcache_invalidator.settlement import Settlement
+from collabcache_invalidator.tracing import EventTracing
 from collabcache_shared.cache.keys import CacheKey
 from collabcache_shared.events import (
     CollaborationChanged,
@@ -119,3 +126,20 @@ class RecordingStreamOps:
                 "deliveries": deliveries,
             }
         )
+
+
+def batch_applier(
+    store: RecordingStore,
+    report: Report | None = None,
+    clock: Callable[[], float] = time.time,
+) -> tuple[BatchApplier, RecordingStreamOps, InvalidatorMetrics]:
+    """The invalidator's `BatchApplier` over `store`, with recording stream operations (three
+    deliveries allowed) and metrics of its own."""
+    ops, metrics = RecordingStreamOps(), InvalidatorMetrics()
+    settlement = Settlement(ops, 3, metrics)
+    applier = BatchApplier(store, metrics, settlement, EventTracing(), report, clock)
+    return applier, ops, metrics
+
+
+def delivery(entry_id: bytes, event: DomainEvent) -> Delivery:
+    return Delivery(entry_id, {b"k": entry_id}, event)

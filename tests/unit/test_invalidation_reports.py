@@ -11,13 +11,11 @@ import orjson
 import pytest
 
 from collabcache_invalidator import reports as reports_module
-from collabcache_invalidator.handlers import measured
-from collabcache_invalidator.metrics import InvalidatorMetrics
 from collabcache_invalidator.reports import XADD_EACH, AppliedReports
 from collabcache_shared.cache.reporting import DATA_FIELD
 from collabcache_shared.events import InvalidationApplied, invalidation_applied_json
 from collabcache_shared.invalidation import keys_for
-from tests.invalidator_support import RecordingStore, sample_events
+from tests.invalidator_support import RecordingStore, batch_applier, delivery, sample_events
 
 EVENT = sample_events()["comment.added"]
 
@@ -98,25 +96,30 @@ async def test_a_failing_report_never_fails_the_invalidation() -> None:
     def broken(*_: object) -> None:
         raise RuntimeError("cannot report")
 
-    store, metrics = RecordingStore(), InvalidatorMetrics()
-    handle = measured(store, metrics, report=broken)
+    store = RecordingStore()
+    apply, ops, metrics = batch_applier(store, report=broken)
 
-    count = await handle(EVENT)
+    await apply([delivery(b"1-0", EVENT)])
 
-    assert count == len(set(keys_for(EVENT.payload))) > 0
+    assert [keys for keys, _ in store.calls] == [set(keys_for(EVENT.payload))]
+    assert (ops.acked, ops.dead) == ([b"1-0"], [])
     sample = metrics.registry.get_sample_value
     assert sample("invalidator_events_processed_total", {"type": "comment.changed.v1"}) == 1
 
 
-async def test_each_applied_event_is_reported_once_with_its_count() -> None:
+@pytest.mark.parametrize("batched", [True, False], ids=["one-batch", "one-by-one"])
+async def test_each_applied_event_is_reported_once_with_its_count(batched: bool) -> None:
     recorded: list[tuple[str, int]] = []
-    handle = measured(
-        RecordingStore(),
-        InvalidatorMetrics(),
-        report=lambda event, keys, _at: recorded.append((event.type, keys)),
+    apply, _, _ = batch_applier(
+        RecordingStore(), report=lambda event, keys, _at: recorded.append((event.type, keys))
     )
+    events = list(sample_events().values())
+    deliveries = [delivery(f"{i}-0".encode(), e) for i, e in enumerate(events)]
 
-    for event in sample_events().values():
-        await handle(event)
+    if batched:
+        await apply(deliveries)
+    else:
+        for one in deliveries:
+            await apply([one])
 
-    assert recorded == [(e.type, len(set(keys_for(e.payload)))) for e in sample_events().values()]
+    assert recorded == [(e.type, len(set(keys_for(e.payload)))) for e in events]

@@ -12,15 +12,11 @@ import pytest
 from faststream.redis.parser import BinaryMessageFormatV1
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from collabcache_invalidator.batches import BatchApplier
-from collabcache_invalidator.decoding import Delivery, decode_entry
-from collabcache_invalidator.metrics import InvalidatorMetrics
-from collabcache_invalidator.settlement import INVALID, NOT_AN_EVENT, Settlement
-from collabcache_invalidator.tracing import EventTracing
+from collabcache_invalidator.decoding import decode_entry
+from collabcache_invalidator.settlement import INVALID, NOT_AN_EVENT
 from collabcache_shared.cache.keys import CacheKey
-from collabcache_shared.events import DomainEvent
 from collabcache_shared.invalidation import keys_for
-from tests.invalidator_support import RecordingStore, RecordingStreamOps, sample_events
+from tests.invalidator_support import RecordingStore, batch_applier, delivery, sample_events
 
 SAMPLES = sample_events()
 
@@ -39,15 +35,6 @@ class PoisonedStore(RecordingStore):
         return await super().invalidate(batch, now_ms)
 
 
-def applier(store: RecordingStore) -> tuple[BatchApplier, RecordingStreamOps, InvalidatorMetrics]:
-    ops, metrics = RecordingStreamOps(), InvalidatorMetrics()
-    return BatchApplier(store, metrics, Settlement(ops, 3, metrics), EventTracing()), ops, metrics
-
-
-def delivery(entry_id: bytes, event: DomainEvent) -> Delivery:
-    return Delivery(entry_id, {b"k": entry_id}, event)
-
-
 def encoded(body: bytes) -> dict[bytes, bytes]:
     return {b"__data__": body}
 
@@ -55,7 +42,7 @@ def encoded(body: bytes) -> dict[bytes, bytes]:
 async def test_a_batch_is_one_invalidation_of_its_keys_union_and_one_ack() -> None:
     events = list(SAMPLES.values())
     store = RecordingStore()
-    apply, ops, metrics = applier(store)
+    apply, ops, metrics = batch_applier(store)
 
     await apply([delivery(f"{i}-0".encode(), e) for i, e in enumerate(events)])
 
@@ -70,7 +57,7 @@ async def test_bad_entries_are_dead_lettered_and_a_poisoned_event_fails_alone() 
     first, poisoned = SAMPLES["team.created"], SAMPLES["study.updated"]
     last = SAMPLES["organization.renamed"]
     store = PoisonedStore(keys_for(poisoned.payload)[0])
-    apply, ops, metrics = applier(store)
+    apply, ops, metrics = batch_applier(store)
     invalid = decode_entry(b"2-0", encoded(b"not json"), BinaryMessageFormatV1)
 
     batch = [delivery(b"1-0", first), invalid, delivery(b"3-0", poisoned), delivery(b"4-0", last)]
@@ -107,7 +94,7 @@ class UnreachableStore(RecordingStore):
 
 async def test_a_batch_redis_cannot_take_stays_pending_whole() -> None:
     store = UnreachableStore()
-    apply, ops, _ = applier(store)
+    apply, ops, _ = batch_applier(store)
     batch = [delivery(f"{i}-0".encode(), e) for i, e in enumerate(SAMPLES.values())]
 
     with pytest.raises(RedisConnectionError):

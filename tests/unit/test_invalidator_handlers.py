@@ -1,5 +1,5 @@
-"""The invalidator's handler and settlement without servers: `apply` deletes exactly the keys
-of the rules table in one call and is idempotent; under FastStream's TestRedisBroker a
+"""The invalidator's handler and settlement without servers: `apply_batch` deletes exactly the
+keys of the rules table in one call and is idempotent; under FastStream's TestRedisBroker a
 published DomainEvent reaches it, and what is not a DomainEvent or keeps failing is
 dead-lettered."""
 
@@ -12,10 +12,10 @@ import pytest
 from faststream.redis import TestRedisBroker
 
 from collabcache_invalidator.bootstrap import Invalidator, build
-from collabcache_invalidator.handlers import apply, measured
-from collabcache_invalidator.metrics import InvalidatorMetrics
+from collabcache_invalidator.handlers import apply_batch
 from collabcache_invalidator.settlement import FAILED, INVALID
 from collabcache_shared.cache.keys import CacheKey, Family
+from collabcache_shared.clock import now_ms
 from collabcache_shared.events import CommentChanged, DomainEvent, TeamChanged
 from collabcache_shared.invalidation import keys_for
 from collabcache_shared.settings import InvalidatorSettings, RedisSettings
@@ -23,6 +23,8 @@ from tests.invalidator_support import (
     FailingStore,
     RecordingStore,
     RecordingStreamOps,
+    batch_applier,
+    delivery,
     sample_events,
 )
 
@@ -34,7 +36,7 @@ UNREACHABLE = RedisSettings(url="redis://127.0.0.1:1/0", key_prefix="unit")
 async def test_apply_invalidates_exactly_the_rules_table_keys_in_one_call(name: str) -> None:
     event, store = SAMPLES[name], RecordingStore()
 
-    count = await apply(event, store, at_ms=1234)
+    (count,) = await apply_batch([event], store, at_ms=1234)
 
     expected = set(keys_for(event.payload))
     assert store.calls == [(expected, 1234)]
@@ -61,21 +63,22 @@ async def test_applying_an_event_twice_changes_nothing_more(name: str) -> None:
     unrelated = CacheKey.of(Family.STUDY_COMMENTS, uuid.uuid4())
     store = RecordingStore(live=[*keys_for(event.payload), unrelated])
 
-    await apply(event, store)
+    await apply_batch([event], store, now_ms())
     after_once = set(store.live)
-    await apply(event, store)
+    await apply_batch([event], store, now_ms())
 
     assert after_once == store.live == {unrelated}
     assert store.calls[0][0] == store.calls[1][0]
 
 
-async def test_measured_records_type_keys_and_invalidation_lag() -> None:
-    metrics, store = InvalidatorMetrics(), RecordingStore()
+async def test_an_applied_event_records_its_type_keys_and_invalidation_lag() -> None:
+    store = RecordingStore()
     occurred = datetime(2026, 1, 1, tzinfo=UTC)
     event = SAMPLES["study.updated"].model_copy(update={"occurred_at": occurred})
     now = (occurred + timedelta(seconds=3)).timestamp()
+    apply, _, metrics = batch_applier(store, clock=lambda: now)
 
-    await measured(store, metrics, clock=lambda: now)(event)
+    await apply([delivery(b"1-0", event)])
 
     sample = metrics.registry.get_sample_value
     assert sample("invalidator_events_processed_total", {"type": "study.changed.v1"}) == 1

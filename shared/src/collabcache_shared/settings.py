@@ -296,6 +296,9 @@ class ApiSettings(AuthSettings, DatabaseSettings):
     # Worker processes sharing the port (README, "Running on more cores"): the default is what
     # measured best on a 2-core host with PostgreSQL and Redis beside it (docs/benchmarks.md).
     api_workers: int = Field(default=2, ge=1, le=64)
+    # After SIGTERM, how long uvicorn waits for the requests in flight before cancelling them
+    # and running the lifespan's shutdown (README, "Configuration").
+    api_graceful_shutdown_seconds: int = Field(default=20, gt=0)
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from collabcache_shared.cache.entry import DATA
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from tests.integration.builders import Person, Scene
 
@@ -43,10 +44,10 @@ class CachedGet:
         return CacheKey.of(self.family, *ids[self.family])
 
     def field(self, s: Scene, page_variant: str) -> str:
-        """The hash field holding the response (`d:` + the variant)."""
+        """The hash field holding the response (`DATA` + the variant)."""
         if self.family is F.USER_PERMISSIONS:
-            return f"d:study:{s.study_id}"  # the caller's standing on the study is the response
-        return "d:" + (page_variant if self.paginated else "-")
+            return f"{DATA}study:{s.study_id}"  # the caller's standing on the study is the response
+        return DATA + (page_variant if self.paginated else "-")
 
     def redis_key(self, keyspace: KeySpace, s: Scene) -> str:
         return keyspace.entry(self.key(s, self.caller(s)))

@@ -12,6 +12,7 @@ import httpx
 from redis.asyncio import Redis
 
 from collabcache_api.pagination import encode_cursor
+from collabcache_shared.cache.entry import DATA
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from collabcache_shared.settings import CacheSettings
 from tests.integration.builders import Builder
@@ -62,5 +63,5 @@ async def test_a_later_fill_never_extends_the_entry_expiry(
     first = await redis.pttl(entry)
     await asyncio.sleep(0.3)
     await client.get(path, params={"limit": 3}, headers=s.owner.headers)  # another variant
-    assert await redis.hexists(entry, "d:3:")
+    assert await redis.hexists(entry, DATA + "3:")
     assert await redis.pttl(entry) <= first - 250

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from collabcache_shared.cache.entry import Entry
+from collabcache_shared.cache.entry import DATA, Entry
 from collabcache_shared.cache.keys import POLICIES, Family, KeySpace
 from tests.integration.builders import Scene
 from tests.integration.cache_http.endpoints import (
@@ -69,7 +69,7 @@ async def test_every_page_of_a_list_is_a_field_of_one_entry(
         app_keyspace, scene
     )
     fields = {f.decode() if isinstance(f, bytes) else f for f in await redis.hkeys(key)}
-    assert {"d:2:", f"d:2:{cursor}"} <= fields, fields
+    assert {f"{DATA}2:", f"{DATA}2:{cursor}"} <= fields, fields
 
 
 def test_every_family_of_the_registry_has_a_cached_endpoint() -> None:

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from collabcache_shared.cache.entry import Entry
+from collabcache_shared.cache.entry import DATA, Entry
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from tests.integration.builders import Scene
 from tests.integration.cache_http.endpoints import CACHED_GETS, CachedGet
@@ -143,7 +143,7 @@ async def _standing(
     redis: Redis, app_keyspace: KeySpace, user_id: uuid.UUID, field: str
 ) -> dict[str, object] | None:
     key = app_keyspace.entry(CacheKey.of(Family.USER_PERMISSIONS, user_id))
-    raw = await redis.hget(key, "d:" + field)
+    raw = await redis.hget(key, DATA + field)
     if raw is None:
         return None
     assert isinstance(raw, bytes)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from collabcache_shared.cache.entry import DATA, FENCE_COUNT
 from collabcache_shared.cache.fences import Fence, Fences
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from tests.integration.builders import Builder
@@ -71,6 +72,6 @@ async def test_the_fence_is_up_during_the_commit_and_down_after_the_response(
     )
     assert renamed.status_code == 200, renamed.text
     fields = {f.decode() for f in seen["fields"]}
-    assert "f" in fields and not any(f.startswith("d:") for f in fields)  # fenced, no value
+    assert FENCE_COUNT in fields and not any(f.startswith(DATA) for f in fields)  # fenced, no value
     assert not await redis.exists(entry)  # cleared before the response
     assert names(await client.get(MINE, headers=s.owner.headers)) == [name]

@@ -21,7 +21,12 @@ import jsonschema
 import pytest
 from pydantic_settings import BaseSettings
 
-from collabcache_shared.settings import ApiSettings, InvalidatorSettings, MetricsSettings
+from collabcache_shared.settings import (
+    ApiSettings,
+    InvalidatorSettings,
+    MetricsSettings,
+    OutboxSettings,
+)
 from tests.unit.deploy.compose_file import (
     MissingVariable,
     built_services,
@@ -54,6 +59,9 @@ REDIS_SERVICE, POSTGRES_SERVICE, JAEGER_SERVICE = "redis", "postgres", "jaeger"
 PUBLIC_SERVICE = "api"
 KEEPS_RUNNING = {"always", "unless-stopped", "on-failure"}
 HEALTHCHECK_URL = re.compile(r"http://127\.0\.0\.1:(\d+)/(\w+)")
+# What the API's shutdown needs beyond its bound on the requests in flight and the relay's stop:
+# the rest of the lifespan (the cache events' flush, the clients closed) and the process's exit.
+SHUTDOWN_MARGIN_SECONDS = 5
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +225,22 @@ def test_ports_agree_with_the_settings(
         assert "ports" in svc or "expose" in svc, name
         checked += 1
     assert checked == 3
+
+
+def test_the_api_stops_within_its_grace_period(
+    compose: dict[str, Any], code_of: dict[str, ServiceCode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compose's SIGKILL comes after the API's bound on requests in flight and its lifespan's
+    stop (the outbox relay's, then the rest)."""
+    api = compose["services"][PUBLIC_SERVICE]
+    env = environment_of(api)
+    for variable in code_of[PUBLIC_SERVICE].reads() - set(env):
+        monkeypatch.delenv(variable, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    graceful = ApiSettings().api_graceful_shutdown_seconds
+    needed = graceful + OutboxSettings().publish_timeout_seconds + SHUTDOWN_MARGIN_SECONDS
+    assert needed <= int(api["stop_grace_period"].removesuffix("s"))
 
 
 def test_commands_run_real_code(compose: dict[str, Any], code_of: dict[str, ServiceCode]) -> None:

@@ -35,7 +35,7 @@ from tests.unit.deploy.kustomize import (
     workloads,
 )
 from tests.unit.deploy.service_code import ProjectScripts, ServiceCode, service_code
-from tests.unit.deploy.test_compose import LISTENS_ON, _settings_used
+from tests.unit.deploy.test_compose import LISTENS_ON, SHUTDOWN_MARGIN_SECONDS, _settings_used
 
 # What each service answers its probes with (README, "Running on Kubernetes").
 PROBE_PATHS = {"startupProbe": "/health", "livenessProbe": "/health", "readinessProbe": "/ready"}
@@ -183,18 +183,25 @@ def test_commands_run_real_code() -> None:
 
 
 def test_the_api_drains_within_its_grace_period(monkeypatch: pytest.MonkeyPatch) -> None:
-    """preStop keeps the pod serving while it leaves the endpoints; then uvicorn finishes the
-    requests in flight (each statement bounded by DB_STATEMENT_TIMEOUT_MS) and the lifespan
-    stops the relay (OUTBOX_PUBLISH_TIMEOUT_SECONDS), all before the kubelet's SIGKILL."""
+    """preStop keeps the pod serving while it leaves the endpoints; then uvicorn lets the
+    requests in flight finish for at most API_GRACEFUL_SHUTDOWN_SECONDS and the lifespan stops
+    the relay (OUTBOX_PUBLISH_TIMEOUT_SECONDS) and flushes the cache events, all before the
+    kubelet's SIGKILL."""
+    checked = 0
     for _, workload, resources in _all_workloads():
         if workload.name != "api":
             continue
         with _environment_of(_code("api"), _given(workload, resources), monkeypatch):
-            statement = DatabaseSettings().db_statement_timeout_ms / 1000
+            graceful = ApiSettings().api_graceful_shutdown_seconds
             relay = OutboxSettings().publish_timeout_seconds
+            statement = DatabaseSettings().db_statement_timeout_ms / 1000
         pre_stop = workload.container["lifecycle"]["preStop"]["sleep"]["seconds"]
         assert pre_stop >= 5
-        assert pre_stop + statement + relay < workload.pod["terminationGracePeriodSeconds"]
+        assert graceful > statement, "the bound would cut short a request's longest statement"
+        needed = pre_stop + graceful + relay + SHUTDOWN_MARGIN_SECONDS
+        assert needed <= workload.pod["terminationGracePeriodSeconds"], workload
+        checked += 1
+    assert checked == len(ENVIRONMENTS)
 
 
 @pytest.mark.parametrize("service", ["invalidator", "metrics"])

@@ -1,5 +1,6 @@
-"""Serving the API with uvicorn (README, "Security"): a bounded request head, and forwarded
-headers trusted only from the proxies `FORWARDED_ALLOW_IPS` names (none by default).
+"""Serving the API with uvicorn (README, "Security"): a bounded request head, forwarded
+headers trusted only from the proxies `FORWARDED_ALLOW_IPS` names (none by default), and a
+bounded wait for the requests in flight at shutdown (`API_GRACEFUL_SHUTDOWN_SECONDS`).
 
 uvicorn's httptools protocol reads a request's head whole before the application sees it, so a
 limit on headers must live here, in the server: a head longer than `MAX_HEADER_BYTES` is
@@ -93,6 +94,7 @@ def server_config(settings: ApiSettings, app: Any, **options: Any) -> ApiConfig:
         forwarded_allow_ips=proxies or None,
         server_header=False,
         access_log=settings.access_log,
+        timeout_graceful_shutdown=settings.api_graceful_shutdown_seconds,
         log_config=None,  # uvicorn's loggers propagate to the root handler configured
         **options,
     )

@@ -5,8 +5,7 @@ dependencies, so they run the same for read and claimed batches and in a test.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from collabcache_shared.cache.keys import CacheKey
@@ -24,48 +23,17 @@ class Invalidates(Protocol):
     async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int: ...
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-async def apply(event: DomainEvent, store: Invalidates, at_ms: int | None = None) -> int:
-    """Drop (or mark stale, for analytics) every cache entry the event affects, in one
-    pipelined round trip; returns how many. Idempotent: a missing entry is a no-op."""
-    return await store.invalidate(keys_for(event.payload), now_ms() if at_ms is None else at_ms)
-
-
-async def apply_batch(
-    events: Sequence[DomainEvent], store: Invalidates, at_ms: int | None = None
-) -> list[int]:
+async def apply_batch(events: Sequence[DomainEvent], store: Invalidates, at_ms: int) -> list[int]:
     """Invalidate the union of the events' entries (each entry once, analytics marked stale
     as for one event) in one pipelined round trip; returns each event's own count (the
     entries it affects), in order. All or nothing: on failure, none counts as applied."""
     affected = [set(keys_for(event.payload)) for event in events]
-    await store.invalidate(set().union(*affected), now_ms() if at_ms is None else at_ms)
+    await store.invalidate(set().union(*affected), at_ms)
     return [len(keys) for keys in affected]
 
 
-EventHandler = Callable[[DomainEvent], Awaitable[int]]
 # Records an applied event for the metrics service: (event, entries invalidated, when).
 Report = Callable[[DomainEvent, int, float], None]
-
-
-def measured(
-    store: Invalidates,
-    metrics: InvalidatorMetrics,
-    clock: Callable[[], float] = time.time,
-    report: Report | None = None,
-) -> EventHandler:
-    """`apply` bound to its store, recording what it did (and reporting it, when `report` is
-    given: a report that fails is logged, never a failed invalidation)."""
-
-    async def handle(event: DomainEvent) -> int:
-        started = clock()
-        count = await apply(event, store, int(started * 1000))
-        record_applied([(event, count)], clock(), metrics, report)
-        return count
-
-    return handle
 
 
 def record_applied(

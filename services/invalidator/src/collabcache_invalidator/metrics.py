@@ -56,9 +56,6 @@ class InvalidatorMetrics:
             registry=r,
         )
 
-    def applied(self, event: DomainEvent, keys: int, now: float) -> None:
-        self.applied_batch([(event, keys)], now)
-
     def applied_batch(self, applied: Sequence[tuple[DomainEvent, int]], now: float) -> None:
         """Events applied at `now`, each with its entry count (one counter update a type)."""
         for event_type, count in collections.Counter(e.type for e, _ in applied).items():

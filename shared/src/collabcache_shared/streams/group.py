@@ -14,7 +14,6 @@ sends (the kit's readers, claim rounds and shutdown, and the services' settlemen
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from ..cache.store import AnyRedis
+from ..clock import now_ms
 from .names import GroupNames
 
 Fields = Mapping[bytes, bytes]
@@ -161,7 +161,7 @@ class GroupStream:
             "dlq:id": entry_id,
             "dlq:stream": self.names.stream,
             "dlq:deliveries": deliveries,
-            "dlq:at_ms": int(time.time() * 1000),
+            "dlq:at_ms": now_ms(),
         }
         pipe = self.redis.pipeline(transaction=False)
         pipe.xadd(self.names.dead_letter, record, maxlen=self.dead_letter_maxlen, approximate=True)
