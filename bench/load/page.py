@@ -10,13 +10,30 @@ from typing import Any
 # another reason needs a profile of its own.
 LIMITS = {
     "cached GET p99": (
-        "the 2-core machine saturates at 200 offered req/s in every variant (the table of "
-        "phases: each serves 55-135 req/s of the 200 and the rest queue for seconds), so the "
-        "p99 measures the queue, not a hit. After 16 s of load 40% of the quick mix are still "
-        "misses (PostgreSQL, several ms of CPU each), and the generator, the API, its relay and "
-        "invalidator, PostgreSQL and Redis share the two cores. A hit alone costs the API "
-        "1.4-1.9 ms of CPU (bench.ceiling): FastAPI's request and dependency handling, not the "
-        "cache (see the throughput ratio)"
+        "a hit costs the API ~0.2 ms of CPU (bench.request_cpu, bench.ceiling), but at 200 req/s "
+        "it shares the two event loops with the misses (40% of the quick mix: ~2 ms of CPU each, "
+        "PostgreSQL beside) and the writes, so its p99 is the wait behind them: on a quiet "
+        "machine with 2 API workers the peak is carried (200 of 200 req/s, p99 of all requests "
+        "30 ms, of hits 29 ms on 2026-12-03); with 1 worker, or another job on the machine, the "
+        "peak queues (p99 0.5-0.6 s). A higher hit rate is the lever"
+    ),
+    "every phase": (
+        "collabcache pays for its freshness where TTL-only does not: each write fences the "
+        "entries it changes, commits and clears them (dropping them: the next reads miss, and "
+        "readers of a fenced entry load without filling), the relay publishes its events and "
+        "the invalidator deletes again. One experiment at the peak (2 workers, another job on "
+        "the machine, one run each): collabcache p99 748 ms, without the relay 207 ms, without "
+        "the inline fences 78 ms, TTL-only 49 ms; the fences cost the most, as readers of a "
+        "hot entry under a fence each go to PostgreSQL"
+    ),
+    "peak": (
+        "the peak is served (199.9-200 of 200 req/s) but its p99 varies from run to run, 30 ms "
+        "to 0.6 s, for TTL-only as much as for collabcache (this run: 414 vs 431 ms). The "
+        "machine is not saturated on average (about 1.2 of 2 cores busy, see 'What limits each "
+        "phase'): the waits come in bursts. Likely cause, not yet proven: each of the "
+        "generator's 64 keep-alive connections stays with the API worker that accepted it, so "
+        "a worker busy with a run of misses queues its connections' requests while the other "
+        "has room; with 1 worker the peak queues every time (p99 0.6 s)"
     ),
     "hit rate": (
         "the quick profile gives each variant 20 s of load on 10,000 Zipf-drawn users and "
@@ -42,13 +59,16 @@ LIMITS = {
         "ratio is bounded by the per-request cost of a hit (see the throughput ratio)"
     ),
     "cached endpoint throughput": (
-        "a py-spy profile of the API's main thread under wrk (all HITs): 39% FastAPI "
-        "resolving dependencies (27 points of it were thread-pool hand-offs of synchronous "
-        "dependencies, since made `async def`), ~21% the event loop's own I/O, 8.8% the "
-        "endpoint itself (the one Redis pipeline 5.9%). The bare app spends 17% in its Redis "
-        "GET. The cache is a small share of a hit: what is left is FastAPI's per-request cost "
-        "(routing, dependency graph, auth, the standing check); fewer dependency layers on "
-        "cached GETs are the next step"
+        "the hit path answers in front of FastAPI's whole stack; what is left of a hit's CPU "
+        "beyond the bare app's (py-spy under wrk, 2026-12-03): redis-py's call of the one LOOKUP "
+        "script (retry wrapper, timeout, packing and parsing: ~17% of the samples), the cache "
+        "event (~5%), the token memo and standing check; the bare app pays FastAPI's routing "
+        "and one GET instead"
+    ),
+    "server CPU per hit": (
+        "as for the throughput above: the hit path does more than the bare app (the caller, "
+        "their standing and the page in one script call, a cache event, the security and CORS "
+        "headers) and skips FastAPI, which is about what the extra work costs"
     ),
     "Redis memory": (
         "the permission records: one per user per organization, team and study they have "

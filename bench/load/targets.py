@@ -66,7 +66,7 @@ def load_targets(load: dict[str, Any] | None) -> list[Target]:
 
 
 def peak_targets(load: dict[str, Any] | None) -> list[Target]:
-    """The peak carried (README, "Benchmarks"): what was offered served, the plan's latency
+    """The peak carried (README, "Benchmarks"): what was offered served, the latency
     bound on every request, and no read past a Redis that was not usable."""
     names = ("peak: offered requests served", "peak: p99 of all requests", "peak: BYPASS")
     goals = (">= 99%", "<= 100 ms", "< 0.1%")
