@@ -21,7 +21,7 @@ from collabcache_shared.telemetry.settings import TelemetrySettings
 from .admin.endpoints import router as admin_router
 from .analytics.endpoints import router as analytics_router
 from .bootstrap import instrument_app, make_lifespan
-from .caching.hit_path import Frame, cors_around_hits, serve_hits_first
+from .caching.hit_path import Frame, HitPath, cors_around_hits, serve_hits_first
 from .comments.endpoints import router as comments_router
 from .deps import ContainerDep
 from .errors import install_error_handlers
@@ -110,9 +110,14 @@ def create_app(
     app.add_middleware(HostCheck, hosts=settings.served_hosts)
     app.add_middleware(SecurityHeaders)
     if cache_settings.enabled and cache_settings.hit_path:
-        # Around all of it (README, "The hit path"): a hit pays for none of the layers.
+        # Around all of it (README, "The hit path"): a hit pays for none of the layers. With
+        # tracing on, just inside the tracing middleware, so that every hit has its span.
         frame = Frame(HostCheck(app.router, settings.served_hosts), cors_around_hits(**cors))
-        serve_hits_first(app, [r for router in ROUTERS for r in router.routes], frame)
+        routes = [r for router in ROUTERS for r in router.routes]
+        if tracer_provider is None:
+            serve_hits_first(app, routes, frame)
+        else:  # the instrumentation must find Starlette's stack as Starlette builds it
+            app.add_middleware(HitPath, routes=routes, frame=frame)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
