@@ -99,11 +99,22 @@ async def test_two_processes_load_a_cold_entry_once(
         assert {r.body for r in results} == {b'{"items":["loaded once"]}'}
         return [r.outcome for r in results]
 
+    looked = asyncio.Event()
+    store_lookup = second.store.lookup
+
+    async def lookup_then_say(slots: Any) -> Any:
+        found = await store_lookup(slots)
+        looked.set()
+        return found
+
+    second.store.lookup = lookup_then_say  # type: ignore[method-assign]
     leader = asyncio.create_task(readers(first))
     await holding.wait()  # the first process holds the lease and loads
     following = asyncio.create_task(readers(second))
-    await asyncio.sleep(0.2)  # its readers look up and wait (however long that takes, the
-    release.set()  # load is still held: they cannot find the value before it is released)
+    # Its readers have looked (and found the lease held) before the load ends, however long
+    # their first round trips take on a loaded machine.
+    await asyncio.wait_for(looked.wait(), timeout=10)
+    release.set()
     follower = await following
     await leader
     assert loads == 1
