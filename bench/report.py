@@ -18,6 +18,16 @@ from bench.load.targets import collect
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+# The focused benchmarks (`bench.<name>`, each with `main` and `report`), in the order they run.
+FOCUSED = (
+    "cache_latency",
+    "invalidation_lag",
+    "write_latency",
+    "ceiling",
+    "request_cpu",
+    "memory",
+    "history",
+)
 CPU_NOTE = (
     "CPU seconds each process used in the phase (bench/load/cpu.py; the outbox relay runs in "
     "the API, so its CPU is the API's; PostgreSQL's backends serving the bench database are the "
@@ -121,16 +131,7 @@ def _focused(result: dict[str, Any]) -> list[str]:
     import importlib
 
     parts = []
-    names = (
-        "cache_latency",
-        "invalidation_lag",
-        "write_latency",
-        "ceiling",
-        "request_cpu",
-        "memory",
-        "history",
-    )
-    for name in names:
+    for name in FOCUSED:
         part = result.get(name)
         if not part:
             continue

@@ -43,18 +43,7 @@ from bench.load import runner
 from bench.load.profiles import PROFILES
 from bench.load.targets import collect
 
-PARTS = frozenset(
-    {
-        "load",
-        "cache_latency",
-        "invalidation_lag",
-        "write_latency",
-        "ceiling",
-        "request_cpu",
-        "memory",
-        "history",
-    }
-)
+PARTS = frozenset({"load", *report.FOCUSED})
 RESULTS = Path(__file__).resolve().parent / "results"
 INTERRUPT = Interrupt()  # installed by the command line only (`main` imported stays as it was)
 # The focused benchmarks' arguments per profile: cache_latency(requests, smoke),
