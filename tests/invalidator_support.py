@@ -14,6 +14,7 @@ from collabcache_invalidator.metrics import InvalidatorMetrics
 from collabcache_invalidator.settlement import Settlement
 from collabcache_invalidator.tracing import EventTracing
 from collabcache_shared.cache.keys import CacheKey
+from collabcache_shared.cache.store import Certificates
 from collabcache_shared.events import (
     CollaborationChanged,
     CommentChanged,
@@ -81,10 +82,14 @@ class RecordingStore:
     def __init__(self, live: Iterable[CacheKey] = ()) -> None:
         self.live = set(live)
         self.calls: list[tuple[set[CacheKey], int]] = []
+        self.certificates: list[Certificates | None] = []
 
-    async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int:
+    async def invalidate(
+        self, keys: Iterable[CacheKey], now_ms: int, certified: Certificates | None = None
+    ) -> int:
         batch = set(keys)
         self.calls.append((batch, now_ms))
+        self.certificates.append(certified)
         self.live -= batch
         return len(batch)
 
@@ -95,7 +100,9 @@ class FailingStore:
     def __init__(self) -> None:
         self.attempts = 0
 
-    async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int:
+    async def invalidate(
+        self, keys: Iterable[CacheKey], now_ms: int, certified: Certificates | None = None
+    ) -> int:
         self.attempts += 1
         raise RuntimeError("the entry store is broken")
 

@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from collabcache_invalidator.decoding import decode_entry
 from collabcache_invalidator.settlement import INVALID, NOT_AN_EVENT
 from collabcache_shared.cache.keys import CacheKey
+from collabcache_shared.cache.store import Certificates
 from collabcache_shared.invalidation import keys_for
 from tests.invalidator_support import RecordingStore, batch_applier, delivery, sample_events
 
@@ -28,11 +29,13 @@ class PoisonedStore(RecordingStore):
         super().__init__()
         self.poison = poison
 
-    async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int:
+    async def invalidate(
+        self, keys: Iterable[CacheKey], now_ms: int, certified: Certificates | None = None
+    ) -> int:
         batch = set(keys)
         if self.poison in batch:
             raise RuntimeError("poisoned")
-        return await super().invalidate(batch, now_ms)
+        return await super().invalidate(batch, now_ms, certified)
 
 
 def encoded(body: bytes) -> dict[bytes, bytes]:
@@ -87,8 +90,10 @@ def test_each_entry_is_decoded_on_its_own() -> None:
 class UnreachableStore(RecordingStore):
     """Redis is away: every invalidation fails to connect."""
 
-    async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int:
-        await super().invalidate(keys, now_ms)
+    async def invalidate(
+        self, keys: Iterable[CacheKey], now_ms: int, certified: Certificates | None = None
+    ) -> int:
+        await super().invalidate(keys, now_ms, certified)
         raise RedisConnectionError("Redis is away")
 
 

@@ -43,6 +43,23 @@ async def test_apply_invalidates_exactly_the_rules_table_keys_in_one_call(name: 
     assert count == len(expected)
 
 
+async def test_a_batch_names_for_each_entry_the_events_a_clear_may_have_certified_it_for() -> None:
+    """The invalidator spares an entry only if the writes' own clears certified it for every
+    event of the batch that affects it: each entry is sent with exactly those events' ids."""
+    first, second = SAMPLES["comment.added"], SAMPLES["team.deleted"]
+    store = RecordingStore()
+
+    await apply_batch([first, second], store, at_ms=1)
+
+    [certified] = store.certificates
+    assert certified is not None
+    for key in store.calls[0][0]:
+        expected = [e.id.hex for e in (first, second) if key in keys_for(e.payload)]
+        assert list(certified[key]) == expected, key
+    shared = CacheKey.of(Family.SYSTEM_STATS)
+    assert list(certified[shared]) == [first.id.hex, second.id.hex]
+
+
 def test_the_rules_table_fans_out_to_every_identifier_an_event_carries() -> None:
     comment = SAMPLES["comment.added"].payload
     team = SAMPLES["team.deleted"].payload

@@ -144,11 +144,12 @@ class FakeFences:
     def __init__(self, log: list[Any], *, unavailable: bool = False) -> None:
         self.log, self.unavailable = log, unavailable
 
-    async def place(self, keys: Any) -> object | None:
+    async def place(self, keys: Any, certify: Any = None) -> object | None:
         keys = set(keys)
         if self.unavailable:
             raise FenceUnavailable
         self.log.append(("place", keys))
+        self.certify = certify
         return ("fence", frozenset(keys)) if keys else None
 
     async def clear(self, fence: object) -> bool:
@@ -172,6 +173,8 @@ async def test_the_cache_protocol_fences_the_keys_its_events_name_and_clears_tha
     keys = keys_for_events([RENAMED])
     assert CacheKey.of(Family.ORGANIZATION_ANALYTICS, ORG) in keys
     assert isinstance(after, ClearFence) and cache.log == [("place", keys)]
+    # Its clear will certify each entry for the event (the invalidator's drop then spares it).
+    assert cache.fences.certify == {key: [RENAMED.id.hex] for key in keys}
     await after.after_commit()
     assert cache.log[-1] == ("clear", ("fence", frozenset(keys)))
 

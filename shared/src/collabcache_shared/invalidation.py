@@ -143,3 +143,13 @@ def keys_for_events(events: Iterable[DomainEvent | _Payload]) -> set[CacheKey]:
     for event in events:
         keys.update(keys_for(event.payload if isinstance(event, DomainEvent) else event))
     return keys
+
+
+def certificates_for(events: Iterable[DomainEvent]) -> dict[CacheKey, list[str]]:
+    """Per entry the events affect, their ids: what a write's clear certifies the entry for
+    and the invalidator's drop of those events looks for (README, "The fenced cache protocol")."""
+    certificates: dict[CacheKey, list[str]] = {}
+    for event in events:
+        for key in keys_for(event.payload):
+            certificates.setdefault(key, []).append(event.id.hex)
+    return certificates

@@ -88,14 +88,17 @@ EXPLORED = [
 ]
 
 JOINERS = ("A reads members", "A reads members", "A writes members", "B reads members")
+# The joiner spawned after the write is two delays from joining a load older than it.
+JOINER_AFTER_WRITE = ("A reads members", "A writes members", "A reads members")
 STANDING = ("A reads standing", "A reads standing+members", "B writes standing+members")
 ENUMERATED = [
     pytest.param(Scenario(JOINERS), id="page-joiners"),
+    pytest.param(Scenario(JOINER_AFTER_WRITE), id="joiner-after-write"),
     pytest.param(Scenario(STANDING), id="standing-joiners"),
     pytest.param(Scenario((*STANDING, "restart")), id="standing-restart"),
     pytest.param(Scenario(LOST_FENCE, lose_first_clear=True), id="lost-fence-first-clear-lost"),
     pytest.param(
-        Scenario(JOINERS, share_unconditionally=True),
+        Scenario(JOINER_AFTER_WRITE, share_unconditionally=True),
         id="uncertified-joins",
         marks=without("certified joins"),
     ),

@@ -198,7 +198,8 @@ async def write(
 ) -> None:
     """fence → commit → clear (or commit → invalidate, unfenced), as a request's unit of work."""
     scenario, keys = world.scenario, world.keys(registers)
-    fence = await cache.fences.place(keys) if scenario.fenced else None
+    certificates = {key: [uuid.uuid4().hex] for key in keys}  # one event per entry written
+    fence = await cache.fences.place(keys, certificates) if scenario.fenced else None
     if dies == "dies-before-commit":
         return
     await world.scheduler.step("commit")
@@ -208,7 +209,7 @@ async def write(
         world.versions[register] += 1
     committed = {register: world.versions[register] for register in registers}
     if scenario.invalidator:  # the commit's event reaches the invalidator
-        world.scheduler.spawn(f"I.{name}", invalidate(world, keys))
+        world.scheduler.spawn(f"I.{name}", invalidate(world, certificates))
     if dies == "dies-after-commit":
         return
     if fence is None:
@@ -220,9 +221,10 @@ async def write(
     world.writes.append(Write(name, committed, world.scheduler.now))
 
 
-async def invalidate(world: World, keys: list[CacheKey]) -> None:
+async def invalidate(world: World, certificates: dict[CacheKey, list[str]]) -> None:
+    """The invalidator's drop of a commit's entries, sparing those its clear certified."""
     store = SteppingStore(world.redis, world.keyspace, world.scheduler)
-    await store.invalidate(keys, now_ms())
+    await store.invalidate(certificates.keys(), now_ms(), certificates)
 
 
 async def restart(world: World) -> None:

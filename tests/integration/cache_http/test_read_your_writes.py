@@ -18,7 +18,7 @@ import pytest
 
 from collabcache_api import unit_of_work
 from collabcache_shared.cache.keys import POLICIES, CacheKey
-from collabcache_shared.invalidation import keys_for_events
+from collabcache_shared.invalidation import certificates_for
 from tests.cache_support import retire
 from tests.integration.builders import Builder
 from tests.integration.cache_http.endpoints import BY_ROUTE
@@ -117,11 +117,11 @@ def without(monkeypatch: pytest.MonkeyPatch) -> list[Read]:
     """The write's invalidations, less those of the families these reads depend on."""
     reads: list[Read] = []
 
-    def fewer_keys(events: Any) -> set[CacheKey]:
+    def fewer_keys(events: Any) -> dict[CacheKey, list[str]]:
         dropped = {f for r in reads for f in r.depends}
-        return {k for k in keys_for_events(events) if k.family not in dropped}
+        return {k: ids for k, ids in certificates_for(events).items() if k.family not in dropped}
 
-    monkeypatch.setattr(unit_of_work, "keys_for_events", fewer_keys)
+    monkeypatch.setattr(unit_of_work, "certificates_for", fewer_keys)
     return reads
 
 

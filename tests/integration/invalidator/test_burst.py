@@ -15,7 +15,7 @@ from faststream.redis import RedisBroker
 from collabcache_invalidator.bootstrap import Invalidator, build
 from collabcache_shared.cache.client import make_redis
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
-from collabcache_shared.cache.store import EntryStore
+from collabcache_shared.cache.store import Certificates, EntryStore
 from collabcache_shared.events import DomainEvent, StudyChanged
 from collabcache_shared.settings import RedisSettings
 from tests.integration.invalidator.support import FAST, eventually, publish, running
@@ -30,9 +30,11 @@ class CountingStore:
         self.inner = inner
         self.applied = applied
 
-    async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int:
+    async def invalidate(
+        self, keys: Iterable[CacheKey], now_ms: int, certified: Certificates | None = None
+    ) -> int:
         batch = list(keys)
-        count = await self.inner.invalidate(batch, now_ms)
+        count = await self.inner.invalidate(batch, now_ms, certified)
         for key in batch:
             if key.family is Family.STUDY_ACTIVITY:
                 self.applied[key.ids[0]] += 1

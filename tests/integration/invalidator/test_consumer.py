@@ -18,7 +18,7 @@ from collabcache_invalidator.settlement import ABANDONED, FAILED, INVALID
 from collabcache_invalidator.streams import EventStream
 from collabcache_shared.cache.keys import CacheKey, Family
 from collabcache_shared.cache.manager import CacheManager
-from collabcache_shared.cache.store import Slot
+from collabcache_shared.cache.store import Certificates, Slot
 from collabcache_shared.events import (
     CollaborationChanged,
     CommentChanged,
@@ -141,7 +141,9 @@ class PoisonedStore:
         self.poison_attempts = 0
         self.handled_at: list[float] = []
 
-    async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int:
+    async def invalidate(
+        self, keys: Iterable[CacheKey], now_ms: int, certified: Certificates | None = None
+    ) -> int:
         batch = set(keys)
         if self.poison in batch:
             self.poison_attempts += 1

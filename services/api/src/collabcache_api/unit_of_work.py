@@ -32,7 +32,7 @@ from collabcache_shared.cache.fences import Fence
 from collabcache_shared.cache.keys import CacheKey
 from collabcache_shared.cache.manager import CacheManager
 from collabcache_shared.events import DomainEvent
-from collabcache_shared.invalidation import keys_for_events
+from collabcache_shared.invalidation import certificates_for
 
 from . import transaction_events
 
@@ -103,9 +103,10 @@ class FencedCache:
     fence_required: bool
 
     async def before_commit(self, events: Sequence[DomainEvent]) -> AfterCommit:
-        keys = keys_for_events(events)
+        certificates = certificates_for(events)
+        keys = list(certificates)
         try:
-            fence = await self.cache.fences.place(keys)
+            fence = await self.cache.fences.place(keys, certificates)
         except FenceUnavailable:
             if self.fence_required:
                 raise

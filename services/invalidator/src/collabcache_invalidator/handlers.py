@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from collabcache_shared.cache.keys import CacheKey
+from collabcache_shared.cache.store import Certificates
 from collabcache_shared.events import DomainEvent
-from collabcache_shared.invalidation import keys_for
+from collabcache_shared.invalidation import certificates_for, keys_for
 
 from .metrics import InvalidatorMetrics
 
@@ -20,15 +21,19 @@ log = logging.getLogger("collabcache_invalidator")
 class Invalidates(Protocol):
     """The part of `EntryStore` a handler needs."""
 
-    async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int: ...
+    async def invalidate(
+        self, keys: Iterable[CacheKey], now_ms: int, certified: Certificates | None = None
+    ) -> int: ...
 
 
 async def apply_batch(events: Sequence[DomainEvent], store: Invalidates, at_ms: int) -> list[int]:
     """Invalidate the union of the events' entries (each entry once, analytics marked stale
-    as for one event) in one pipelined round trip; returns each event's own count (the
+    as for one event) in one pipelined round trip, sparing an entry that the writes' own clears
+    certified for every event of the batch affecting it; returns each event's own count (the
     entries it affects), in order. All or nothing: on failure, none counts as applied."""
     affected = [set(keys_for(event.payload)) for event in events]
-    await store.invalidate(set().union(*affected), at_ms)
+    certificates = certificates_for(events)
+    await store.invalidate(certificates.keys(), at_ms, certificates)
     return [len(keys) for keys in affected]
 
 

@@ -19,6 +19,7 @@ GENERATION = "g"  # how many times the entry was invalidated (marked stale)
 FENCE = "f:"  # + token: a write's fence
 FENCE_COUNT = "f"  # how many fences are up
 EXPIRY_SET = "e"  # the first fill has set the entry's expiry
+CERTIFIED = "c:"  # + event id: a committed write's clear certified every value filled since
 
 
 def etag_of(body: bytes) -> str:

@@ -6,6 +6,11 @@ the commit: from then on no reader can fill those entries (their values are drop
 `clear` takes the fence down after the commit, dropping the entries again. A clear that cannot
 reach Redis is retried until the fence expires on its own (`CACHE_FENCE_SECONDS`, Redis's
 clock); the write must commit before that, or `check_deadline` aborts it.
+
+A clear also certifies each entry for the write's events (`scripts.INVALIDATE`): what readers
+fill there from then on was loaded after the commit, so the invalidator's later drop for the
+same events spares it. A certificate lasts `CERTIFICATE_SECONDS` (or the entry's life, once
+filled); an invalidator later than that drops the entry, which is only ever safe.
 """
 
 from __future__ import annotations
@@ -15,16 +20,17 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..clock import now_ms
 from ..settings import CacheSettings
 from .errors import REDIS_FAILURES, FenceExpired, FenceUnavailable
 from .keys import CacheKey
-from .store import EntryStore
+from .store import Certificates, EntryStore
 
 log = logging.getLogger(__name__)
 CLEAR_RETRY_SECONDS = (0.02, 0.05, 0.1, 0.2)
+CERTIFICATE_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +40,8 @@ class Fence:
     placed_at: float  # monotonic, taken before the fence was sent (so never late)
     expires_at: float  # monotonic: the fence may be gone from Redis from then on
     commit_by: float  # monotonic: a commit starting later could outlive the fence
+    # Per entry, the ids of the write's events its clear certifies it for.
+    certify: Certificates = field(default_factory=dict)
 
     def check_deadline(self) -> None:
         if time.monotonic() > self.commit_by:
@@ -46,8 +54,11 @@ class Fences:
         self.settings = settings
         self.counters = dict.fromkeys(["placed", "cleared", "clear_retried", "clear_lost"], 0)
 
-    async def place(self, keys: Iterable[CacheKey]) -> Fence | None:
-        """A fence on `keys` (None when there is nothing to fence), or FenceUnavailable."""
+    async def place(
+        self, keys: Iterable[CacheKey], certify: Certificates | None = None
+    ) -> Fence | None:
+        """A fence on `keys` (None when there is nothing to fence), or FenceUnavailable;
+        `certify`: per entry, the ids of the events its clear will certify it for."""
         keys = tuple(keys)
         if not keys:
             return None
@@ -63,9 +74,8 @@ class Fences:
             raise FenceUnavailable from exc
         self.counters["placed"] += 1
         expires_at = placed_at + settings.fence_seconds
-        return Fence(
-            keys, token, placed_at, expires_at, expires_at - settings.fence_commit_margin_seconds
-        )
+        commit_by = expires_at - settings.fence_commit_margin_seconds
+        return Fence(keys, token, placed_at, expires_at, commit_by, certify or {})
 
     async def clear(self, fence: Fence) -> bool:
         """Take the committed write's fence down; retried until the fence would expire."""
@@ -73,7 +83,9 @@ class Fences:
         while True:
             try:
                 async with asyncio.timeout(self.settings.fence_timeout_seconds):
-                    await self.store.clear(fence.keys, fence.token, now_ms())
+                    await self.store.clear(
+                        fence.keys, fence.token, now_ms(), fence.certify, CERTIFICATE_SECONDS * 1000
+                    )
                 self.counters["cleared"] += 1
                 return True
             except REDIS_FAILURES as exc:

@@ -32,6 +32,7 @@ FIELDS = {
     "FENCE": entry.FENCE,
     "FENCE_COUNT": entry.FENCE_COUNT,
     "EXPIRY_SET": entry.EXPIRY_SET,
+    "CERTIFIED": entry.CERTIFIED,
 }
 
 
@@ -121,20 +122,37 @@ end
 return 0
 """)
 
-# KEYS: entries; ARGV: op, now_ms, fence_ms, token, first_stale.
+# KEYS: entries; ARGV: op, now_ms, fence_ms, token, first_stale, then one per key: the ids of
+# the events that affect it, space-separated ('' for none).
 # Keys before index `first_stale` (1-based) are dropped; from it on they belong to families
 # served stale (analytics), which keep their value and are marked stale (`g` counts the
 # invalidations, `s` says since when) for every op.
 # op "fence": drop the entry and put up this write's fence (`f:<token>`, counted in `f`) for
 #   at least fence_ms. "clear": take this write's fence down; the entry is dropped, or kept
-#   holding only the other writes' fences. "drop" (the invalidator's, and writes made without
-#   a fence): drop the entry unless a fence is up (a fenced entry holds nothing else).
+#   holding only the other writes' fences. Once dropped, it is certified for the write's events
+#   (`c:<event id>`, for fence_ms): whatever is filled there from now on was loaded after the
+#   commit. "drop" (the invalidator's, and writes made without a fence): drop the entry unless
+#   a fence is up (a fenced entry holds nothing else), or unless it is certified for every
+#   event of the drop (that write's own clear came first: the certificates are used up, the
+#   values filled since stay). A lost clear, a fence that expired, another write's fence or a
+#   restart leaves no certificate: the drop goes ahead (README, "The fenced cache protocol").
 # Returns how many keys it changed (callers count the keys they addressed instead).
 INVALIDATE = render("""
 local op, now, fence_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local mine, first_stale = '${FENCE}' .. ARGV[4], tonumber(ARGV[5])
+local function certified(key, events)
+  local fields = {}
+  for id in string.gmatch(events, '%S+') do
+    fields[#fields + 1] = '${CERTIFIED}' .. id
+    if redis.call('HEXISTS', key, fields[#fields]) == 0 then return false end
+  end
+  if #fields == 0 then return false end
+  redis.call('HDEL', key, unpack(fields))
+  return true
+end
 local changed = 0
 for i, key in ipairs(KEYS) do
+  local events = ARGV[5 + i] or ''
   if i >= first_stale then
     if redis.call('EXISTS', key) == 1 then
       redis.call('HINCRBY', key, '${GENERATION}', 1)
@@ -159,10 +177,14 @@ for i, key in ipairs(KEYS) do
       if redis.call('HDEL', key, mine) == 1 then fences = fences - 1 end
       if fences <= 0 then
         changed = changed + redis.call('UNLINK', key)
+        for id in string.gmatch(events, '%S+') do
+          redis.call('HSET', key, '${CERTIFIED}' .. id, 1)
+        end
+        if events ~= '' then redis.call('PEXPIRE', key, fence_ms) end
       else
         redis.call('HSET', key, '${FENCE_COUNT}', fences)
       end
-    elseif fences == 0 then
+    elseif fences == 0 and not certified(key, events) then
       changed = changed + redis.call('UNLINK', key)
     end
   end

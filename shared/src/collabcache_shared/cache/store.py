@@ -10,7 +10,7 @@ whatever the number of entries, one command per entry on a cluster.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -24,6 +24,8 @@ from .entry import DATA, STALE_SINCE, Entry
 from .keys import POLICIES, CacheKey, KeySpace
 
 AnyRedis = Redis | RedisCluster
+# Per entry, the ids of the events a write's clear certifies it for (`scripts.INVALIDATE`).
+Certificates = Mapping[CacheKey, Sequence[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,42 +152,65 @@ class EntryStore:
         """Put up a write's fence on every entry it will invalidate (dropping their values)."""
         return await self._invalidate("fence", keys, now_ms, token, fence_ms)
 
-    async def clear(self, keys: Iterable[CacheKey], token: str, now_ms: int) -> int:
-        """Take a committed write's fence down, dropping the entries."""
-        return await self._invalidate("clear", keys, now_ms, token)
+    async def clear(
+        self,
+        keys: Iterable[CacheKey],
+        token: str,
+        now_ms: int,
+        certify: Certificates | None = None,
+        certify_ms: int = 0,
+    ) -> int:
+        """Take a committed write's fence down, dropping the entries; each entry is certified
+        for the events `certify` names for it, for `certify_ms` (`scripts.INVALIDATE`)."""
+        return await self._invalidate("clear", keys, now_ms, token, certify_ms, certify)
 
-    async def invalidate(self, keys: Iterable[CacheKey], now_ms: int) -> int:
-        """Drop entries (every variant, every lease) but leave writes' fences up; families
-        that may be served stale are marked stale instead. Returns how many entries."""
-        return await self._invalidate("drop", keys, now_ms)
+    async def invalidate(
+        self, keys: Iterable[CacheKey], now_ms: int, certified: Certificates | None = None
+    ) -> int:
+        """Drop entries (every variant, every lease) but leave writes' fences up, and spare an
+        entry certified for every event `certified` names for it; families that may be served
+        stale are marked stale instead. Returns how many entries."""
+        return await self._invalidate("drop", keys, now_ms, certify=certified)
 
     async def _invalidate(
-        self, op: str, keys: Iterable[CacheKey], now_ms: int, token: str = "-", fence_ms: int = 0
+        self,
+        op: str,
+        keys: Iterable[CacheKey],
+        now_ms: int,
+        token: str = "-",
+        fence_ms: int = 0,
+        certify: Certificates | None = None,
     ) -> int:
         """One round trip: on a standalone Redis one `INVALIDATE` call whatever the number of
         keys; on a cluster (keys in many hash slots) one `EVALSHA` per key, pipelined (the
         script is loaded again on a node that answers NOSCRIPT). Returns how many entries."""
-        dropped: set[str] = set()
-        marked: set[str] = set()
+        dropped: dict[str, str] = {}
+        marked: dict[str, str] = {}
         for key in keys:
-            (marked if POLICIES[key.family].serve_stale else dropped).add(self.keys.entry(key))
+            events = " ".join(certify.get(key, ())) if certify else ""
+            (marked if POLICIES[key.family].serve_stale else dropped)[self.keys.entry(key)] = events
         names = [*dropped, *marked]
         if not names:
             return 0
+        events_of = [*dropped.values(), *marked.values()]
         args: list[Any] = [op, now_ms, fence_ms, token]
         if isinstance(self.redis, RedisCluster):
-            await self._invalidate_each(names, len(dropped), args)
+            await self._invalidate_each(names, len(dropped), args, events_of)
         else:
-            await self._invalidate_all(keys=names, args=[*args, len(dropped) + 1])
+            await self._invalidate_all(keys=names, args=[*args, len(dropped) + 1, *events_of])
         return len(names)
 
-    async def _invalidate_each(self, names: list[str], dropped: int, args: list[Any]) -> None:
+    async def _invalidate_each(
+        self, names: list[str], dropped: int, args: list[Any], events_of: list[str]
+    ) -> None:
         # Queued with `execute_command`, which both pipeline kinds queue at once (a registered
         # script called with `client=pipe` is a coroutine on a cluster pipeline, and an
         # unawaited one silently queues nothing).
         def queue(pipe: Any, command: str, body: str, index: int) -> None:
             first_stale = 1 if index >= dropped else 2
-            pipe.execute_command(command, body, 1, names[index], *args, first_stale)
+            pipe.execute_command(
+                command, body, 1, names[index], *args, first_stale, events_of[index]
+            )
 
         pipe = self.redis.pipeline(transaction=False)
         for index in range(len(names)):
