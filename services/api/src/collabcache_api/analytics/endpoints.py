@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from collabcache_shared.cache.keys import Family
 
 from ..caching.access_records import org_standing, team_standing
 from ..caching.reads import CachedRead
 from ..caching.responder import CachedReadsDep
-from ..deps import ClaimedUserId, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
+from ..pagination import PageRequest
 from . import service
 from .schemas import OrganizationAnalytics, TeamAnalytics
 
 router = APIRouter(tags=["analytics"], responses=ERROR_RESPONSES)
 
 
+async def load_organization_analytics(
+    session: AsyncSession,
+    ids: Mapping[str, uuid.UUID],
+    user_id: uuid.UUID,
+    page: PageRequest | None,
+) -> OrganizationAnalytics:
+    return await service.organization_analytics(session, ids["org_id"])
+
+
 ORGANIZATION_ANALYTICS = CachedRead(
-    Family.ORGANIZATION_ANALYTICS, key_param="org_id", guard=org_standing, paginated=False
+    Family.ORGANIZATION_ANALYTICS,
+    key_param="org_id",
+    guard=org_standing,
+    paginated=False,
+    load=load_organization_analytics,
 )
 
 
@@ -30,21 +45,26 @@ ORGANIZATION_ANALYTICS = CachedRead(
     responses=error_responses(404),
 )
 @ORGANIZATION_ANALYTICS.serves
-async def organization_analytics(
-    org_id: uuid.UUID,
-    user_id: ClaimedUserId,
-    session: SessionDep,
-    cache: CachedReadsDep,
-) -> Response:
-    return await cache.read(
-        ORGANIZATION_ANALYTICS,
-        {"org_id": org_id},
-        cache.in_own_session(lambda own: service.organization_analytics(own, org_id)),
-    )
+async def organization_analytics(org_id: uuid.UUID, cache: CachedReadsDep) -> Response:
+    return await cache.read(ORGANIZATION_ANALYTICS, {"org_id": org_id})
+
+
+async def load_team_analytics(
+    session: AsyncSession,
+    ids: Mapping[str, uuid.UUID],
+    user_id: uuid.UUID,
+    page: PageRequest | None,
+) -> TeamAnalytics:
+    """404 unless `user_id` is in the team's organization (the analytics are everyone's)."""
+    return await service.team_analytics(session, user_id=user_id, team_id=ids["team_id"])
 
 
 TEAM_ANALYTICS = CachedRead(
-    Family.TEAM_ANALYTICS, key_param="team_id", guard=team_standing, paginated=False
+    Family.TEAM_ANALYTICS,
+    key_param="team_id",
+    guard=team_standing,
+    paginated=False,
+    load=load_team_analytics,
 )
 
 
@@ -54,16 +74,5 @@ TEAM_ANALYTICS = CachedRead(
     responses=error_responses(404),
 )
 @TEAM_ANALYTICS.serves
-async def team_analytics(
-    team_id: uuid.UUID,
-    user_id: ClaimedUserId,
-    session: SessionDep,
-    cache: CachedReadsDep,
-) -> Response:
-    return await cache.read(
-        TEAM_ANALYTICS,
-        {"team_id": team_id},
-        cache.in_own_session(
-            lambda own: service.team_analytics(own, user_id=user_id, team_id=team_id)
-        ),
-    )
+async def team_analytics(team_id: uuid.UUID, cache: CachedReadsDep) -> Response:
+    return await cache.read(TEAM_ANALYTICS, {"team_id": team_id})

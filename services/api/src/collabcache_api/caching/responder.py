@@ -43,28 +43,32 @@ class CachedReads:
         self.refresh = "no-cache" in request.headers.get("cache-control", "").lower()
 
     async def read(
-        self,
-        read: CachedRead,
-        ids: Mapping[str, uuid.UUID],
-        load: Callable[[], Awaitable[BaseModel]] | None = None,
-        page: PageRequest | None = None,
+        self, read: CachedRead, ids: Mapping[str, uuid.UUID], page: PageRequest | None = None
     ) -> Response:
         """The response of a declared read (`reads.CachedRead`), the hit path's twin."""
         standing = read.standing(ids)
         if read.is_standing:
             assert standing is not None
             return await self.respond_standing(standing)
-        assert load is not None
         variant = page.variant if page is not None else "-"
-        return await self.respond(
-            read.key(ids, self.user_id), load, variant=variant, standing=standing
-        )
+        key = read.key(ids, self.user_id)
+        return await self.respond(key, self._loader(read, ids, page), variant, standing)
+
+    def _loader(
+        self, read: CachedRead, ids: Mapping[str, uuid.UUID], page: PageRequest | None
+    ) -> Callable[[], Awaitable[BaseModel]]:
+        """The read's declared loader, in the request's session or (served stale: refreshed
+        after the response) in one of its own."""
+        load = read.load
+        assert load is not None
+        if read.serve_stale:
+            return self.in_own_session(lambda own: load(own, ids, self.user_id, page))
+        return lambda: load(self.session, ids, self.user_id, page)
 
     async def respond(
         self,
         key: CacheKey,
         load: Callable[[], Awaitable[BaseModel]],
-        *,
         variant: str = "-",
         standing: Standing | None = None,
     ) -> Response:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from collabcache_shared.cache.keys import Family
 
 from ..caching.access_records import study_standing
-from ..caching.reads import CachedRead
+from ..caching.reads import CachedRead, paged
 from ..caching.responder import CachedReadsDep
-from ..deps import ClaimedUserId, CurrentUserId, PageDep, SessionDep
+from ..deps import CurrentUserId, PageDep, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
-from ..pagination import Page
+from ..pagination import Page, PageRequest
 from . import service
 from .schemas import CommentCreate, CommentPublic, CommentUpdate
 
@@ -24,24 +26,24 @@ router = APIRouter(
 )
 
 
-STUDY_COMMENTS = CachedRead(Family.STUDY_COMMENTS, key_param="study_id", guard=study_standing)
+async def load_comments(
+    session: AsyncSession,
+    ids: Mapping[str, uuid.UUID],
+    user_id: uuid.UUID,
+    page: PageRequest | None,
+) -> Page[CommentPublic]:
+    return await service.list_comments(session, ids["study_id"], paged(page))
+
+
+STUDY_COMMENTS = CachedRead(
+    Family.STUDY_COMMENTS, key_param="study_id", guard=study_standing, load=load_comments
+)
 
 
 @router.get("", response_model=Page[CommentPublic], responses=error_responses(400, 404))
 @STUDY_COMMENTS.serves
-async def list_comments(
-    study_id: uuid.UUID,
-    user_id: ClaimedUserId,
-    session: SessionDep,
-    page: PageDep,
-    cache: CachedReadsDep,
-) -> Response:
-    return await cache.read(
-        STUDY_COMMENTS,
-        {"study_id": study_id},
-        lambda: service.list_comments(session, study_id, page),
-        page,
-    )
+async def list_comments(study_id: uuid.UUID, page: PageDep, cache: CachedReadsDep) -> Response:
+    return await cache.read(STUDY_COMMENTS, {"study_id": study_id}, page)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(403, 404))

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from collabcache_shared.cache.keys import Family
 
 from ..caching.access_records import org_standing
-from ..caching.reads import CachedRead
+from ..caching.reads import CachedRead, paged
 from ..caching.responder import CachedReadsDep
-from ..deps import ClaimedUserId, CurrentUser, CurrentUserId, PageDep, SessionDep
+from ..deps import CurrentUser, CurrentUserId, PageDep, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
-from ..pagination import Page
+from ..pagination import Page, PageRequest
 from . import service
 from .schemas import (
     MemberCreate,
@@ -28,20 +30,22 @@ from .schemas import (
 router = APIRouter(prefix="/api/organizations", tags=["organizations"], responses=ERROR_RESPONSES)
 
 
-USER_ORGANIZATIONS = CachedRead(Family.USER_ORGANIZATIONS)
+async def load_my_organizations(
+    session: AsyncSession,
+    ids: Mapping[str, uuid.UUID],
+    user_id: uuid.UUID,
+    page: PageRequest | None,
+) -> Page[MyOrganizationPublic]:
+    return await service.list_my_organizations(session, user_id, paged(page))
+
+
+USER_ORGANIZATIONS = CachedRead(Family.USER_ORGANIZATIONS, load=load_my_organizations)
 
 
 @router.get("", response_model=Page[MyOrganizationPublic], responses=error_responses(400))
 @USER_ORGANIZATIONS.serves
-async def list_my_organizations(
-    user_id: ClaimedUserId, session: SessionDep, page: PageDep, cache: CachedReadsDep
-) -> Response:
-    return await cache.read(
-        USER_ORGANIZATIONS,
-        {},
-        lambda: service.list_my_organizations(session, user_id, page),
-        page,
-    )
+async def list_my_organizations(page: PageDep, cache: CachedReadsDep) -> Response:
+    return await cache.read(USER_ORGANIZATIONS, {}, page)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -60,8 +64,17 @@ async def rename_organization(
     return await service.rename_organization(session, user_id=user_id, org_id=org_id, data=data)
 
 
+async def load_members(
+    session: AsyncSession,
+    ids: Mapping[str, uuid.UUID],
+    user_id: uuid.UUID,
+    page: PageRequest | None,
+) -> Page[MemberPublic]:
+    return await service.list_members(session, ids["org_id"], paged(page))
+
+
 ORGANIZATION_MEMBERS = CachedRead(
-    Family.ORGANIZATION_MEMBERS, key_param="org_id", guard=org_standing
+    Family.ORGANIZATION_MEMBERS, key_param="org_id", guard=org_standing, load=load_members
 )
 
 
@@ -69,19 +82,8 @@ ORGANIZATION_MEMBERS = CachedRead(
     "/{org_id}/members", response_model=Page[MemberPublic], responses=error_responses(400, 404)
 )
 @ORGANIZATION_MEMBERS.serves
-async def list_members(
-    org_id: uuid.UUID,
-    user_id: ClaimedUserId,
-    session: SessionDep,
-    page: PageDep,
-    cache: CachedReadsDep,
-) -> Response:
-    return await cache.read(
-        ORGANIZATION_MEMBERS,
-        {"org_id": org_id},
-        lambda: service.list_members(session, org_id, page),
-        page,
-    )
+async def list_members(org_id: uuid.UUID, page: PageDep, cache: CachedReadsDep) -> Response:
+    return await cache.read(ORGANIZATION_MEMBERS, {"org_id": org_id}, page)
 
 
 @router.post(

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from collabcache_shared.cache.keys import Family
 
 from ..caching.access_records import study_standing
-from ..caching.reads import CachedRead
+from ..caching.reads import CachedRead, paged
 from ..caching.responder import CachedReadsDep
-from ..deps import ClaimedUserId, CurrentUserId, PageDep, SessionDep
+from ..deps import CurrentUserId, PageDep, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
-from ..pagination import Page
+from ..pagination import Page, PageRequest
 from . import service
 from .schemas import (
     ActivityPublic,
@@ -31,7 +33,16 @@ router = APIRouter(tags=["studies"], responses=ERROR_RESPONSES)
 STUDY = "/api/collaboration/studies/{study_id}"
 
 
-USER_COLLABORATIVE_STUDIES = CachedRead(Family.USER_COLLABORATIVE_STUDIES)
+async def load_my_studies(
+    session: AsyncSession,
+    ids: Mapping[str, uuid.UUID],
+    user_id: uuid.UUID,
+    page: PageRequest | None,
+) -> Page[MyStudyPublic]:
+    return await service.list_my_studies(session, user_id, paged(page))
+
+
+USER_COLLABORATIVE_STUDIES = CachedRead(Family.USER_COLLABORATIVE_STUDIES, load=load_my_studies)
 
 
 @router.get(
@@ -40,18 +51,8 @@ USER_COLLABORATIVE_STUDIES = CachedRead(Family.USER_COLLABORATIVE_STUDIES)
     responses=error_responses(400),
 )
 @USER_COLLABORATIVE_STUDIES.serves
-async def list_my_studies(
-    user_id: ClaimedUserId,
-    session: SessionDep,
-    page: PageDep,
-    cache: CachedReadsDep,
-) -> Response:
-    return await cache.read(
-        USER_COLLABORATIVE_STUDIES,
-        {},
-        lambda: service.list_my_studies(session, user_id, page),
-        page,
-    )
+async def list_my_studies(page: PageDep, cache: CachedReadsDep) -> Response:
+    return await cache.read(USER_COLLABORATIVE_STUDIES, {}, page)
 
 
 @router.post(
@@ -72,8 +73,17 @@ async def update_study(
     return await service.update_study(session, user_id=user_id, study_id=study_id, data=data)
 
 
+async def load_collaborators(
+    session: AsyncSession,
+    ids: Mapping[str, uuid.UUID],
+    user_id: uuid.UUID,
+    page: PageRequest | None,
+) -> Page[CollaboratorPublic]:
+    return await service.list_collaborators(session, ids["study_id"], paged(page))
+
+
 STUDY_COLLABORATORS = CachedRead(
-    Family.STUDY_COLLABORATORS, key_param="study_id", guard=study_standing
+    Family.STUDY_COLLABORATORS, key_param="study_id", guard=study_standing, load=load_collaborators
 )
 
 
@@ -83,19 +93,8 @@ STUDY_COLLABORATORS = CachedRead(
     responses=error_responses(400, 404),
 )
 @STUDY_COLLABORATORS.serves
-async def list_collaborators(
-    study_id: uuid.UUID,
-    user_id: ClaimedUserId,
-    session: SessionDep,
-    page: PageDep,
-    cache: CachedReadsDep,
-) -> Response:
-    return await cache.read(
-        STUDY_COLLABORATORS,
-        {"study_id": study_id},
-        lambda: service.list_collaborators(session, study_id, page),
-        page,
-    )
+async def list_collaborators(study_id: uuid.UUID, page: PageDep, cache: CachedReadsDep) -> Response:
+    return await cache.read(STUDY_COLLABORATORS, {"study_id": study_id}, page)
 
 
 @router.post(
@@ -136,7 +135,18 @@ async def remove_collaborator(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-STUDY_ACTIVITY = CachedRead(Family.STUDY_ACTIVITY, key_param="study_id", guard=study_standing)
+async def load_activity(
+    session: AsyncSession,
+    ids: Mapping[str, uuid.UUID],
+    user_id: uuid.UUID,
+    page: PageRequest | None,
+) -> Page[ActivityPublic]:
+    return await service.list_activity(session, ids["study_id"], paged(page))
+
+
+STUDY_ACTIVITY = CachedRead(
+    Family.STUDY_ACTIVITY, key_param="study_id", guard=study_standing, load=load_activity
+)
 
 
 @router.get(
@@ -145,19 +155,8 @@ STUDY_ACTIVITY = CachedRead(Family.STUDY_ACTIVITY, key_param="study_id", guard=s
     responses=error_responses(400, 404),
 )
 @STUDY_ACTIVITY.serves
-async def list_activity(
-    study_id: uuid.UUID,
-    user_id: ClaimedUserId,
-    session: SessionDep,
-    page: PageDep,
-    cache: CachedReadsDep,
-) -> Response:
-    return await cache.read(
-        STUDY_ACTIVITY,
-        {"study_id": study_id},
-        lambda: service.list_activity(session, study_id, page),
-        page,
-    )
+async def list_activity(study_id: uuid.UUID, page: PageDep, cache: CachedReadsDep) -> Response:
+    return await cache.read(STUDY_ACTIVITY, {"study_id": study_id}, page)
 
 
 PERMISSIONS = CachedRead(

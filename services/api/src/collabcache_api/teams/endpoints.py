@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from collabcache_shared.cache.keys import Family
 
 from ..caching.access_records import org_standing, team_standing
-from ..caching.reads import CachedRead
+from ..caching.reads import CachedRead, paged
 from ..caching.responder import CachedReadsDep
-from ..deps import ClaimedUserId, CurrentUserId, PageDep, SessionDep
+from ..deps import CurrentUserId, PageDep, SessionDep
 from ..errors import ERROR_RESPONSES, error_responses
-from ..pagination import Page
+from ..pagination import Page, PageRequest
 from . import service
 from .schemas import TeamCreate, TeamMemberCreate, TeamMemberPublic, TeamPublic, TeamUpdate
 
 router = APIRouter(tags=["teams"], responses=ERROR_RESPONSES)
 
 
-ORGANIZATION_TEAMS = CachedRead(Family.ORGANIZATION_TEAMS, key_param="org_id", guard=org_standing)
+async def load_teams(
+    session: AsyncSession,
+    ids: Mapping[str, uuid.UUID],
+    user_id: uuid.UUID,
+    page: PageRequest | None,
+) -> Page[TeamPublic]:
+    return await service.list_teams(session, ids["org_id"], paged(page))
+
+
+ORGANIZATION_TEAMS = CachedRead(
+    Family.ORGANIZATION_TEAMS, key_param="org_id", guard=org_standing, load=load_teams
+)
 
 
 @router.get(
@@ -29,19 +42,8 @@ ORGANIZATION_TEAMS = CachedRead(Family.ORGANIZATION_TEAMS, key_param="org_id", g
     responses=error_responses(400, 404),
 )
 @ORGANIZATION_TEAMS.serves
-async def list_teams(
-    org_id: uuid.UUID,
-    user_id: ClaimedUserId,
-    session: SessionDep,
-    page: PageDep,
-    cache: CachedReadsDep,
-) -> Response:
-    return await cache.read(
-        ORGANIZATION_TEAMS,
-        {"org_id": org_id},
-        lambda: service.list_teams(session, org_id, page),
-        page,
-    )
+async def list_teams(org_id: uuid.UUID, page: PageDep, cache: CachedReadsDep) -> Response:
+    return await cache.read(ORGANIZATION_TEAMS, {"org_id": org_id}, page)
 
 
 @router.post(
@@ -72,7 +74,22 @@ async def delete_team(team_id: uuid.UUID, user_id: CurrentUserId, session: Sessi
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-TEAM_MEMBERS = CachedRead(Family.TEAM_MEMBERS, key_param="team_id", guard=team_standing)
+async def load_team_members(
+    session: AsyncSession,
+    ids: Mapping[str, uuid.UUID],
+    user_id: uuid.UUID,
+    page: PageRequest | None,
+) -> Page[TeamMemberPublic]:
+    """404 unless `user_id` is in the team's organization (the page itself is everyone's)."""
+    team_id = ids["team_id"]
+    return await service.list_team_members(
+        session, user_id=user_id, team_id=team_id, page=paged(page)
+    )
+
+
+TEAM_MEMBERS = CachedRead(
+    Family.TEAM_MEMBERS, key_param="team_id", guard=team_standing, load=load_team_members
+)
 
 
 @router.get(
@@ -81,19 +98,8 @@ TEAM_MEMBERS = CachedRead(Family.TEAM_MEMBERS, key_param="team_id", guard=team_s
     responses=error_responses(400, 404),
 )
 @TEAM_MEMBERS.serves
-async def list_team_members(
-    team_id: uuid.UUID,
-    user_id: ClaimedUserId,
-    session: SessionDep,
-    page: PageDep,
-    cache: CachedReadsDep,
-) -> Response:
-    return await cache.read(
-        TEAM_MEMBERS,
-        {"team_id": team_id},
-        lambda: service.list_team_members(session, user_id=user_id, team_id=team_id, page=page),
-        page,
-    )
+async def list_team_members(team_id: uuid.UUID, page: PageDep, cache: CachedReadsDep) -> Response:
+    return await cache.read(TEAM_MEMBERS, {"team_id": team_id}, page)
 
 
 @router.post(
