@@ -180,6 +180,13 @@ class CacheSettings(_Base):
     operation_timeout_seconds: float = Field(default=0.5, gt=0)
     breaker_failure_threshold: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=1.0, gt=0)
+    # Refresh-ahead (README, "Refresh-ahead"): after a write, entries read at least
+    # `refresh_ahead_reads` times lately (of the `refresh_ahead_keys` this process watches) are
+    # loaded again at once, at most `refresh_ahead_per_second` a second.
+    refresh_ahead: bool = True
+    refresh_ahead_keys: int = Field(default=1024, ge=16)
+    refresh_ahead_reads: float = Field(default=3.0, ge=1)
+    refresh_ahead_per_second: float = Field(default=20.0, gt=0)
     events_enabled: bool = True
     events_maxlen: int = Field(default=100_000, ge=1000)
     events_buffer: int = Field(default=10_000, ge=100)

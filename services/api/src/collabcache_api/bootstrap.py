@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
@@ -26,6 +27,9 @@ from collabcache_shared.telemetry import tracing
 
 from .db import make_engine, make_sessionmaker, read_only
 from .outbox.relay import OutboxRelay, build_relay
+
+if TYPE_CHECKING:
+    from .caching.refresh_ahead import RefreshAhead
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ class Container:
     cache: CacheManager | None  # None when the cache is switched off (CACHE_ENABLED=false)
     cache_events: CacheEventSink | None
     outbox_relay: OutboxRelay | None = None  # None when OUTBOX_RELAY_ENABLED=false
+    # None with the cache, inline invalidation or CACHE_REFRESH_AHEAD off (README, "Refresh-ahead")
+    refresh_ahead: RefreshAhead | None = None
     tracer_provider: TracerProvider | None = None  # None: tracing is off
 
 
@@ -145,6 +151,10 @@ def make_lifespan(
             settings, redis_settings, cache_settings, outbox_settings, tracer_provider
         )
         app.state.container = container
+        if container.cache and cache_settings.invalidate_inline and cache_settings.refresh_ahead:
+            from .caching.refresh_ahead import RefreshAhead  # it loads through the container
+
+            container.refresh_ahead = RefreshAhead(container, cache_settings)
         log.info(
             "api starting: environment=%s database=%s redis=%s cache=%s tracing=%s",
             settings.environment,
@@ -162,6 +172,8 @@ def make_lifespan(
         finally:
             if container.outbox_relay:
                 await container.outbox_relay.stop()
+            if container.refresh_ahead:
+                await container.refresh_ahead.aclose()
             if container.cache_events:
                 await container.cache_events.stop()
             if container.cache:

@@ -19,7 +19,7 @@ load's through `db.unit_of_work`, which is this same class with no step.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
@@ -95,12 +95,17 @@ class UnitOfWork:
         await self.session.rollback()
 
 
+# Told which entries a committed write dropped, once its fence is down (refresh-ahead).
+AfterClear = Callable[[Collection[CacheKey]], None]
+
+
 @dataclass(frozen=True, slots=True)
 class FencedCache:
     """The fenced cache protocol's steps: fence before the commit, clear after."""
 
     cache: CacheManager
     fence_required: bool
+    after_clear: AfterClear | None = None
 
     async def before_commit(self, events: Sequence[DomainEvent]) -> AfterCommit:
         certificates = certificates_for(events)
@@ -111,19 +116,22 @@ class FencedCache:
             if self.fence_required:
                 raise
             return DropAfterCommit(self.cache, keys)  # CACHE_FENCE_REQUIRED=false: its bound
-        return NOTHING_AFTER if fence is None else ClearFence(self.cache, fence)
+        return NOTHING_AFTER if fence is None else ClearFence(self.cache, fence, self.after_clear)
 
 
 @dataclass(frozen=True, slots=True)
 class ClearFence:
     cache: CacheManager
     fence: Fence
+    after_clear: AfterClear | None = None
 
     def check_may_commit(self) -> None:
         self.fence.check_deadline()  # FenceExpired: the fence may be gone before the commit
 
     async def after_commit(self) -> None:
-        await self.cache.fences.clear(self.fence)  # retried until the fence would expire
+        cleared = await self.cache.fences.clear(self.fence)  # retried until it would expire
+        if cleared and self.after_clear is not None:
+            self.after_clear(self.fence.keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +165,8 @@ def fenced_cache(container: Container) -> FencedCache | None:
     cache, settings = container.cache, container.cache_settings
     if cache is None or not settings.invalidate_inline:
         return None
-    return FencedCache(cache, settings.fence_required)
+    ahead = container.refresh_ahead
+    return FencedCache(cache, settings.fence_required, ahead.after_write if ahead else None)
 
 
 @asynccontextmanager

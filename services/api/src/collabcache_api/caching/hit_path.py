@@ -185,6 +185,8 @@ class HitPath:
             served[-1], if_none_match.decode("latin-1") if if_none_match else None
         )
         note_lookup(container.cache_events, route.path, slots[-1].key, served[-1], started)
+        if container.refresh_ahead is not None:
+            container.refresh_ahead.note(route.read, ids, user_id, variant)
         return response
 
     def _match(self, scope: Scope) -> tuple[Route, dict[str, uuid.UUID]] | None:

@@ -52,7 +52,10 @@ class CachedReads:
             return await self.respond_standing(standing)
         variant = page.variant if page is not None else "-"
         key = read.key(ids, self.user_id)
-        return await self.respond(key, self._loader(read, ids, page), variant, standing)
+        response = await self.respond(key, self._loader(read, ids, page), variant, standing)
+        if self.container.refresh_ahead is not None:
+            self.container.refresh_ahead.note(read, ids, self.user_id, variant)
+        return response
 
     def _loader(
         self, read: CachedRead, ids: Mapping[str, uuid.UUID], page: PageRequest | None

@@ -42,7 +42,7 @@ STUDY_COMMENTS = CachedRead(
 
 @router.get("", response_model=Page[CommentPublic], responses=error_responses(400, 404))
 @STUDY_COMMENTS.serves
-async def list_comments(study_id: uuid.UUID, page: PageDep, cache: CachedReadsDep) -> Response:
+async def list_comments(study_id: uuid.UUID, cache: CachedReadsDep, page: PageDep) -> Response:
     return await cache.read(STUDY_COMMENTS, {"study_id": study_id}, page)
 
 

@@ -44,7 +44,7 @@ USER_ORGANIZATIONS = CachedRead(Family.USER_ORGANIZATIONS, load=load_my_organiza
 
 @router.get("", response_model=Page[MyOrganizationPublic], responses=error_responses(400))
 @USER_ORGANIZATIONS.serves
-async def list_my_organizations(page: PageDep, cache: CachedReadsDep) -> Response:
+async def list_my_organizations(cache: CachedReadsDep, page: PageDep) -> Response:
     return await cache.read(USER_ORGANIZATIONS, {}, page)
 
 
@@ -82,7 +82,7 @@ ORGANIZATION_MEMBERS = CachedRead(
     "/{org_id}/members", response_model=Page[MemberPublic], responses=error_responses(400, 404)
 )
 @ORGANIZATION_MEMBERS.serves
-async def list_members(org_id: uuid.UUID, page: PageDep, cache: CachedReadsDep) -> Response:
+async def list_members(org_id: uuid.UUID, cache: CachedReadsDep, page: PageDep) -> Response:
     return await cache.read(ORGANIZATION_MEMBERS, {"org_id": org_id}, page)
 
 

@@ -51,7 +51,7 @@ USER_COLLABORATIVE_STUDIES = CachedRead(Family.USER_COLLABORATIVE_STUDIES, load=
     responses=error_responses(400),
 )
 @USER_COLLABORATIVE_STUDIES.serves
-async def list_my_studies(page: PageDep, cache: CachedReadsDep) -> Response:
+async def list_my_studies(cache: CachedReadsDep, page: PageDep) -> Response:
     return await cache.read(USER_COLLABORATIVE_STUDIES, {}, page)
 
 
@@ -93,7 +93,7 @@ STUDY_COLLABORATORS = CachedRead(
     responses=error_responses(400, 404),
 )
 @STUDY_COLLABORATORS.serves
-async def list_collaborators(study_id: uuid.UUID, page: PageDep, cache: CachedReadsDep) -> Response:
+async def list_collaborators(study_id: uuid.UUID, cache: CachedReadsDep, page: PageDep) -> Response:
     return await cache.read(STUDY_COLLABORATORS, {"study_id": study_id}, page)
 
 
@@ -155,7 +155,7 @@ STUDY_ACTIVITY = CachedRead(
     responses=error_responses(400, 404),
 )
 @STUDY_ACTIVITY.serves
-async def list_activity(study_id: uuid.UUID, page: PageDep, cache: CachedReadsDep) -> Response:
+async def list_activity(study_id: uuid.UUID, cache: CachedReadsDep, page: PageDep) -> Response:
     return await cache.read(STUDY_ACTIVITY, {"study_id": study_id}, page)
 
 

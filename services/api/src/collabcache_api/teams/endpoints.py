@@ -42,7 +42,7 @@ ORGANIZATION_TEAMS = CachedRead(
     responses=error_responses(400, 404),
 )
 @ORGANIZATION_TEAMS.serves
-async def list_teams(org_id: uuid.UUID, page: PageDep, cache: CachedReadsDep) -> Response:
+async def list_teams(org_id: uuid.UUID, cache: CachedReadsDep, page: PageDep) -> Response:
     return await cache.read(ORGANIZATION_TEAMS, {"org_id": org_id}, page)
 
 
@@ -98,7 +98,7 @@ TEAM_MEMBERS = CachedRead(
     responses=error_responses(400, 404),
 )
 @TEAM_MEMBERS.serves
-async def list_team_members(team_id: uuid.UUID, page: PageDep, cache: CachedReadsDep) -> Response:
+async def list_team_members(team_id: uuid.UUID, cache: CachedReadsDep, page: PageDep) -> Response:
     return await cache.read(TEAM_MEMBERS, {"team_id": team_id}, page)
 
 
