@@ -54,8 +54,10 @@ def test_a_study_record_renders_the_domains_permissions_json(
     assert decode_study_standing(record) == roles
     assert study_standing(study_id).allows(record) is roles.can_view
     if roles.can_view:  # only a standing that lets the user see the study is ever stored
-        expected = permissions_of(study_id, user_id, roles).model_dump_json().encode()
-        assert render_study_permissions(record, study_id, user_id) == expected
+        expected = (
+            permissions_of(roles, study_id=study_id, user_id=user_id).model_dump_json().encode()
+        )
+        assert render_study_permissions(record, study_id=study_id, user_id=user_id) == expected
 
 
 @pytest.mark.parametrize("role", list(OrgRole))

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from collabcache_api.access import StudyRoles
-from collabcache_api.caching.hit_path import HitPath
 from collabcache_api.main import create_app
 from collabcache_api.models import OrgRole, StudyRole
 from collabcache_api.studies.service import permissions_of
@@ -21,17 +20,11 @@ from collabcache_shared.cache.keys import Family
 from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
 from tests.integration.builders import Builder, Person, Scene
 from tests.integration.cache_http.endpoints import CACHED_GETS, CachedGet
+from tests.integration.cache_http.layers import hit_path_of
 
 # The admin read checks the platform-admin flag in the database on every request: FastAPI's.
 DECLARED = [g for g in CACHED_GETS if g.family is not Family.SYSTEM_STATS]
 BYPASS_LAYER = {"via": "fastapi"}  # a parameter the hit path does not read: it falls through
-
-
-def hit_path_of(app: Any) -> HitPath:
-    layer = app.middleware_stack
-    while not isinstance(layer, HitPath):
-        layer = layer.app
-    return layer
 
 
 def _comparable(response: httpx.Response) -> tuple[int, bytes, dict[str, str]]:
@@ -103,7 +96,9 @@ async def test_permissions_from_the_compact_record_are_the_domains_everywhere(
     if asker == "guest":
         await build.collaborator(scene.study_id, caller, "viewer")
     path = f"/api/collaboration/studies/{scene.study_id}/permissions"
-    expected = permissions_of(scene.study_id, caller.id, StudyRoles(*ASKERS[asker]))
+    expected = permissions_of(
+        StudyRoles(*ASKERS[asker]), study_id=scene.study_id, user_id=caller.id
+    )
     body = expected.model_dump_json().encode()
 
     miss = await client.get(path, headers=caller.headers)

@@ -93,7 +93,7 @@ class Standing:
     def response(self, record: Result, user_id: uuid.UUID) -> Result:
         """GET .../permissions's answer, rendered from the study record (the ETag is that of
         the rendered body)."""
-        body = render_study_permissions(record.body, self.resource_id, user_id)
+        body = render_study_permissions(record.body, study_id=self.resource_id, user_id=user_id)
         return Result(body, etag_of(body), record.outcome, record.age_s)
 
 
@@ -164,12 +164,12 @@ def decode_study_standing(record: bytes) -> StudyRoles:
     )
 
 
-def render_study_permissions(record: bytes, study_id: uuid.UUID, user_id: uuid.UUID) -> bytes:
+def render_study_permissions(record: bytes, *, study_id: uuid.UUID, user_id: uuid.UUID) -> bytes:
     """The JSON of GET .../permissions (`PermissionsPublic`), byte for byte, from the record."""
-    return _permissions_head(study_id, user_id) + _permissions_tail(record)
+    return _permissions_head(study_id=study_id, user_id=user_id) + _permissions_tail(record)
 
 
-def _permissions_head(study_id: uuid.UUID, user_id: uuid.UUID) -> bytes:
+def _permissions_head(*, study_id: uuid.UUID, user_id: uuid.UUID) -> bytes:
     return b'{"study_id":"%s","user_id":"%s",' % (str(study_id).encode(), str(user_id).encode())
 
 
@@ -177,8 +177,9 @@ def _permissions_head(study_id: uuid.UUID, user_id: uuid.UUID) -> bytes:
 def _permissions_tail(record: bytes) -> bytes:
     """What follows the ids in the JSON: the same for every study and user with these roles."""
     nil = uuid.UUID(int=0)
-    body = permissions_of(nil, nil, decode_study_standing(record)).model_dump_json().encode()
-    head = _permissions_head(nil, nil)
+    roles = decode_study_standing(record)
+    body = permissions_of(roles, study_id=nil, user_id=nil).model_dump_json().encode()
+    head = _permissions_head(study_id=nil, user_id=nil)
     if not body.startswith(head):
         raise ValueError(f"PermissionsPublic no longer begins with the ids: {body!r}")
     return body[len(head) :]

@@ -210,7 +210,7 @@ async def list_activity(
 
 
 def permissions_of(
-    study_id: uuid.UUID, user_id: uuid.UUID, roles: access.StudyRoles
+    roles: access.StudyRoles, *, study_id: uuid.UUID, user_id: uuid.UUID
 ) -> PermissionsPublic:
     """What GET .../permissions answers to a user with these roles."""
     return PermissionsPublic(
