@@ -5,7 +5,6 @@ to FastAPI unchanged, a miss handing on its lookup rather than repeating it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ from collabcache_api.models import OrgRole, StudyRole
 from collabcache_api.studies.service import permissions_of
 from collabcache_shared.cache.entry import etag_of
 from collabcache_shared.cache.keys import Family
-from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
+from collabcache_shared.settings import ApiSettings, RedisSettings
 from tests.integration.builders import Builder, Person, Scene
 from tests.integration.cache_http.endpoints import CACHED_GETS, CachedGet
 from tests.integration.cache_http.layers import hit_path_of
@@ -66,18 +65,6 @@ ASKERS = {
     "viewer": (StudyRole.VIEWER, OrgRole.MEMBER),
     "guest": (StudyRole.VIEWER, None),  # a collaborator outside the organization
 }
-
-
-@pytest.fixture(scope="module")
-async def uncached_client(
-    api_settings: ApiSettings, redis_settings: RedisSettings
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The API with the cache off: the database path."""
-    application = create_app(api_settings, redis_settings, CacheSettings(enabled=False))
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
 
 
 @pytest.mark.parametrize("asker", list(ASKERS))
