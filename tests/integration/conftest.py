@@ -77,6 +77,18 @@ async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@pytest.fixture(scope="module")
+async def uncached_client(
+    api_settings: ApiSettings, redis_settings: RedisSettings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with `CACHE_ENABLED=false`: the database path, no cached standing guards a read."""
+    application = create_app(api_settings, redis_settings, CacheSettings(enabled=False))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+
+
 @pytest.fixture(scope="session")
 async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)

@@ -8,7 +8,6 @@ callers always get 401; what a caller may not see answers 404, never 403.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +16,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from collabcache_api.main import create_app
-from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
 from tests.integration.access_world import ALL_CALLERS, CALLERS, build_world, call
 from tests.integration.builders import Builder
 from tests.integration.state import changed_parts, snapshot
@@ -245,18 +242,6 @@ async def test_access(
     # Nothing any caller does in this organization touches another one.
     other_changed = changed_parts(other_before, await snapshot(db, world.other_org_id))
     assert [p for p in other_changed if p != "counts"] == []
-
-
-@pytest.fixture(scope="module")
-async def uncached_client(
-    api_settings: ApiSettings, redis_settings: RedisSettings
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The API with `CACHE_ENABLED=false`: no cached standing guards its reads."""
-    application = create_app(api_settings, redis_settings, CacheSettings(enabled=False))
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
 
 
 READ_CASES = [

@@ -8,7 +8,13 @@ import uuid
 import pytest
 
 from collabcache_shared.cache import keys
-from collabcache_shared.cache.keys import CacheKey, Family, InvalidIdentifier, KeySpace
+from collabcache_shared.cache.keys import (
+    SCHEMA_VERSION,
+    CacheKey,
+    Family,
+    InvalidIdentifier,
+    KeySpace,
+)
 
 
 def test_a_reused_key_is_equal_to_one_made_from_the_text() -> None:
@@ -19,7 +25,7 @@ def test_a_reused_key_is_equal_to_one_made_from_the_text() -> None:
     assert made is CacheKey.of(Family.ORGANIZATION_ANALYTICS, uuid.UUID(str(org)))
     assert made == CacheKey.of(Family.ORGANIZATION_ANALYTICS, str(org).upper())
     assert made != CacheKey.of(Family.ORGANIZATION_MEMBERS, org)
-    assert KeySpace("p").entry(made) == f"p:v1:{{org:{org}:analytics}}"
+    assert KeySpace("p").entry(made) == f"p:v{SCHEMA_VERSION}:{{org:{org}:analytics}}"
 
 
 def test_the_reuse_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from collabcache_api.caching.access_records import standing_field
 from collabcache_shared.cache.entry import DATA
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from tests.integration.builders import Person, Scene
@@ -46,7 +47,7 @@ class CachedGet:
     def field(self, s: Scene, page_variant: str) -> str:
         """The hash field holding the response (`DATA` + the variant)."""
         if self.family is F.USER_PERMISSIONS:
-            return f"{DATA}study:{s.study_id}"  # the caller's standing on the study is the response
+            return DATA + standing_field("study", s.study_id)  # the response renders the standing
         return DATA + (page_variant if self.paginated else "-")
 
     def redis_key(self, keyspace: KeySpace, s: Scene) -> str:

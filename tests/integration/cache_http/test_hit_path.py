@@ -10,23 +10,20 @@ from typing import Any
 import httpx
 import pytest
 
-from collabcache_api.caching.hit_path import HitPath
+from collabcache_api.access import StudyRoles
 from collabcache_api.main import create_app
+from collabcache_api.models import OrgRole, StudyRole
+from collabcache_api.studies.service import permissions_of
+from collabcache_shared.cache.entry import etag_of
 from collabcache_shared.cache.keys import Family
 from collabcache_shared.settings import ApiSettings, RedisSettings
-from tests.integration.builders import Scene
+from tests.integration.builders import Builder, Person, Scene
 from tests.integration.cache_http.endpoints import CACHED_GETS, CachedGet
+from tests.integration.cache_http.layers import hit_path_of
 
 # The admin read checks the platform-admin flag in the database on every request: FastAPI's.
 DECLARED = [g for g in CACHED_GETS if g.family is not Family.SYSTEM_STATS]
 BYPASS_LAYER = {"via": "fastapi"}  # a parameter the hit path does not read: it falls through
-
-
-def hit_path_of(app: Any) -> HitPath:
-    layer = app.middleware_stack
-    while not isinstance(layer, HitPath):
-        layer = layer.app
-    return layer
 
 
 def _comparable(response: httpx.Response) -> tuple[int, bytes, dict[str, str]]:
@@ -58,6 +55,51 @@ async def test_a_hit_is_answered_in_front_of_fastapi_as_fastapi_answers_it(
     assert _comparable(hit) == _comparable(fastapi_hit)
     assert not_modified.status_code == 304
     assert _comparable(not_modified) == _comparable(fastapi_304)
+
+
+# Who asks GET .../permissions, and their roles (study, organization): every way to see a study.
+ASKERS = {
+    "owner": (StudyRole.OWNER, OrgRole.OWNER),
+    "admin": (None, OrgRole.ADMIN),
+    "editor": (StudyRole.EDITOR, OrgRole.MEMBER),
+    "viewer": (StudyRole.VIEWER, OrgRole.MEMBER),
+    "guest": (StudyRole.VIEWER, None),  # a collaborator outside the organization
+}
+
+
+@pytest.mark.parametrize("asker", list(ASKERS))
+async def test_permissions_from_the_compact_record_are_the_domains_everywhere(
+    app: Any,
+    client: httpx.AsyncClient,
+    uncached_client: httpx.AsyncClient,
+    scene: Scene,
+    build: Builder,
+    asker: str,
+) -> None:
+    """GET .../permissions renders the standing record: the miss, FastAPI's hit, the hit path's
+    hit and the cache-off answer are the domain's `PermissionsPublic` of the caller's roles,
+    byte for byte, with the same strong ETag (header for header between the two hits)."""
+    caller: Person = getattr(scene, asker, None) or await build.user("guest")
+    if asker == "guest":
+        await build.collaborator(scene.study_id, caller, "viewer")
+    path = f"/api/collaboration/studies/{scene.study_id}/permissions"
+    expected = permissions_of(
+        StudyRoles(*ASKERS[asker]), study_id=scene.study_id, user_id=caller.id
+    )
+    body = expected.model_dump_json().encode()
+
+    miss = await client.get(path, headers=caller.headers)
+    fastapi_hit = await client.get(path, params=BYPASS_LAYER, headers=caller.headers)
+    served = hit_path_of(app).served
+    hit = await client.get(path, headers=caller.headers)
+    uncached = await uncached_client.get(path, headers=caller.headers)
+
+    assert hit_path_of(app).served == served + 1
+    assert [a.headers["x-cache"] for a in (miss, fastapi_hit, hit)] == ["MISS", "HIT", "HIT"]
+    assert _comparable(hit) == _comparable(fastapi_hit)
+    for answer in (miss, fastapi_hit, hit, uncached):
+        assert (answer.status_code, answer.content) == (200, body)
+        assert answer.headers["etag"] == f'"{etag_of(body)}"'
 
 
 async def test_what_the_hit_path_does_not_answer_falls_through(

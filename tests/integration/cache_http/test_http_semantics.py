@@ -7,10 +7,15 @@ import uuid
 
 import asyncpg
 import httpx
-import orjson
 import pytest
 from redis.asyncio import Redis
 
+from collabcache_api.caching.access_records import (
+    Standing,
+    org_standing,
+    study_standing,
+    team_standing,
+)
 from collabcache_shared.cache.entry import DATA, Entry
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from tests.integration.builders import Scene
@@ -100,11 +105,13 @@ async def test_a_refused_request_caches_no_response(
     assert not await redis.exists(members_key)
     org_keys = [k async for k in redis.scan_iter(match=f"{app_keyspace.root}:*{scene.org_id}*")]
     assert org_keys == []
-    assert await _standing(redis, app_keyspace, scene.outsider.id, f"org:{scene.org_id}") is None
+    standing = org_standing(scene.org_id)
+    assert await _standing(redis, app_keyspace, scene.outsider.id, standing) is None
 
     member = await client.get(path, headers=scene.member.headers)
     assert member.status_code == 200
     assert member.headers["x-cache"] == "MISS"  # nothing was stored by the refused request
+    assert await _standing(redis, app_keyspace, scene.member.id, standing) == b"m"
 
 
 async def test_a_missing_resource_is_refused_like_a_hidden_one(
@@ -120,10 +127,10 @@ async def test_a_missing_resource_is_refused_like_a_hidden_one(
     missing = uuid.uuid4()
     await client.get("/api/organizations", headers=scene.outsider.headers)  # they exist: cached
     pairs = {
-        "study": ("/api/collaboration/studies/{}/comments", scene.study_id),
-        "team": ("/api/teams/{}/members", scene.team_id),
+        "study": ("/api/collaboration/studies/{}/comments", scene.study_id, study_standing),
+        "team": ("/api/teams/{}/members", scene.team_id, team_standing),
     }
-    for kind, (template, hidden) in pairs.items():
+    for kind, (template, hidden, standing_on) in pairs.items():
         seen: dict[str, list[tuple[int, object, int]]] = {}
         for which, resource in (("hidden", hidden), ("missing", missing)):
             seen[which] = []
@@ -135,19 +142,19 @@ async def test_a_missing_resource_is_refused_like_a_hidden_one(
         assert {status for status, _, _ in seen["hidden"]} == {404}, kind
         assert {queries for _, _, queries in seen["hidden"]} == {1}, kind
         for resource in (hidden, missing):
-            field = f"{kind}:{resource}"
-            assert await _standing(redis, app_keyspace, scene.outsider.id, field) is None
+            standing = standing_on(resource)
+            assert await _standing(redis, app_keyspace, scene.outsider.id, standing) is None
 
 
 async def _standing(
-    redis: Redis, app_keyspace: KeySpace, user_id: uuid.UUID, field: str
-) -> dict[str, object] | None:
-    key = app_keyspace.entry(CacheKey.of(Family.USER_PERMISSIONS, user_id))
-    raw = await redis.hget(key, DATA + field)
+    redis: Redis, app_keyspace: KeySpace, user_id: uuid.UUID, standing: Standing
+) -> bytes | None:
+    """The user's stored standing record, or None."""
+    slot = standing.slot(user_id)
+    raw = await redis.hget(app_keyspace.entry(slot.key), DATA + slot.variant)
     if raw is None:
         return None
     assert isinstance(raw, bytes)
     entry = Entry.decode(raw)
     assert entry is not None
-    body: dict[str, object] = orjson.loads(entry.body)
-    return body
+    return entry.body

@@ -27,8 +27,9 @@ from .models import (
 
 
 @dataclass(frozen=True, slots=True)
-class StudyAccess:
-    study: Study
+class StudyRoles:
+    """A user's roles on a study and in its organization: what every study right follows from."""
+
     study_role: StudyRole | None
     org_role: OrgRole | None
 
@@ -56,6 +57,11 @@ class StudyAccess:
     def can_moderate_comments(self) -> bool:
         """Resolve or delete anybody's comment."""
         return self.can_manage_collaborators
+
+
+@dataclass(frozen=True, slots=True)
+class StudyAccess(StudyRoles):
+    study: Study
 
 
 async def org_role_of(

@@ -3,7 +3,9 @@
 A field `d:<variant>` of an entry hash holds `<generation>:<filled_ms>:<etag>:<body>`: the
 family generation observed when the lease was taken (an entry filled before a family was
 retired is never valid), the fill time (per-variant TTL and the `Age` header) and the content
-hash (the ETag), so a hit returns the bytes without re-serializing anything.
+hash (the ETag), so a hit returns the bytes without re-serializing anything. A family whose
+entries are never served as they are stores an empty ETag (`FamilyPolicy.stores_etag`: the
+users' standings, README "Standing records").
 """
 
 from __future__ import annotations

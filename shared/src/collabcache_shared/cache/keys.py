@@ -19,7 +19,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 # Bump when the shape of any cached response changes: a deploy then never reads old entries.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Family(StrEnum):
@@ -44,17 +44,22 @@ class FamilyPolicy:
     id_count: int
     user_specific: bool = False  # the key includes the user whose data it holds
     serve_stale: bool = False  # may be served stale for a bounded time while one refresh runs
+    # False: an entry stores no ETag (`Entry.etag` is empty): what it holds is never served as
+    # it is, and the response made from it carries the ETag of its own bytes.
+    stores_etag: bool = True
 
 
 _MIN = timedelta(minutes=1)
 _H = timedelta(hours=1)
 
 POLICIES: dict[Family, FamilyPolicy] = {
-    # USER_PERMISSIONS is one hash per user: a field per study (`study:<id>`), organization
-    # (`org:<id>`) or team (`team:<id>`) holds the user's standing there. One UNLINK then
+    # USER_PERMISSIONS is one hash per user: a field per study, organization or team holds the
+    # user's standing there, a compact record (README, "Standing records"). One UNLINK then
     # drops every right of a user after any change to their memberships, with no fan-out
     # over an organization's studies. The table's `permissions:{user}:{study}` is the field.
-    Family.USER_PERMISSIONS: FamilyPolicy("permissions:{}", 15 * _MIN, 1, user_specific=True),
+    Family.USER_PERMISSIONS: FamilyPolicy(
+        "permissions:{}", 15 * _MIN, 1, user_specific=True, stores_etag=False
+    ),
     Family.STUDY_ACTIVITY: FamilyPolicy("study:{}:activity", 15 * _MIN, 1),
     Family.SYSTEM_STATS: FamilyPolicy("system:stats", 15 * _MIN, 0),
     Family.ORGANIZATION_MEMBERS: FamilyPolicy("org:{}:members", _H, 1),

@@ -291,8 +291,9 @@ class CacheManager:
         )
 
     async def _fill(self, slot: Slot, lease: Lease, generation: int, body: bytes) -> FillResult:
-        entry = Entry(generation, now_ms(), etag_of(body), body)
         family = slot.key.family
+        etag = etag_of(body) if slot.key.policy.stores_etag else ""
+        entry = Entry(generation, now_ms(), etag, body)
         ttl_ms = self.settings.ttl_ms(family)
         max_fields = self.settings.max_fields(family)
         stored = await self._quietly(self.store.fill, slot, lease, entry, ttl_ms, max_fields)

@@ -180,11 +180,14 @@ class HitPath:
         standing = route.read.standing(ids)
         if standing is not None and not standing.allows(served[1].body):
             return None  # FastAPI answers the 404, from the same cached standing
+        answer = served[-1]
+        if route.read.is_standing and standing is not None:  # rendered from the record
+            answer = standing.response(answer, user_id)
         if_none_match = headers.get(b"if-none-match")
         response = cached_response(
-            served[-1], if_none_match.decode("latin-1") if if_none_match else None
+            answer, if_none_match.decode("latin-1") if if_none_match else None
         )
-        note_lookup(container.cache_events, route.path, slots[-1].key, served[-1], started)
+        note_lookup(container.cache_events, route.path, slots[-1].key, answer, started)
         if container.refresh_ahead is not None:
             container.refresh_ahead.note(route.read, ids, user_id, variant)
         return response

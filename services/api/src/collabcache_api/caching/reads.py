@@ -53,7 +53,8 @@ class CachedRead:
     guard: Callable[[uuid.UUID], Standing] | None = None
     guard_param: str | None = None
     paginated: bool = True
-    # The response is the guarding standing record itself (GET .../permissions): no `load`.
+    # The response is rendered from the guarding standing record (GET .../permissions): no
+    # `load`.
     is_standing: bool = False
     load: ReadLoader | None = None
 
@@ -94,7 +95,7 @@ def slots_of(
     read: CachedRead, ids: Mapping[str, uuid.UUID], user_id: uuid.UUID, variant: str
 ) -> list[Slot]:
     """What one lookup fetches for this read, in order: that the caller exists, their standing
-    (when guarded), then the page (the standing itself when it is the response)."""
+    (when guarded), then the page (none when the response is rendered from the standing)."""
     standing = read.standing(ids)
     if read.is_standing:
         assert standing is not None

@@ -120,7 +120,7 @@ class CachedReads:
         return run
 
     async def respond_standing(self, standing: Standing) -> Response:
-        """For GET .../permissions: the standing record is the response."""
+        """For GET .../permissions: the response is rendered from the standing record."""
         started = time.perf_counter()
         cache = self.container.cache
         slot = standing.slot(self.user_id)
@@ -132,7 +132,7 @@ class CachedReads:
             await self._check_user(cache, looked[0] if looked else None)
             result = await self._standing(cache, standing, looked[1] if looked else None)
         standing.check(result.body)
-        return self._answer(slot.key, result, started)
+        return self._answer(slot.key, standing.response(result, self.user_id), started)
 
     def _user_loader(self) -> Callable[[], Awaitable[bytes]]:
         return user_loader(self.session, self.user_id)

@@ -209,18 +209,18 @@ async def list_activity(
     )
 
 
-async def my_permissions(
-    session: AsyncSession, *, user_id: uuid.UUID, study_id: uuid.UUID
+def permissions_of(
+    roles: access.StudyRoles, *, study_id: uuid.UUID, user_id: uuid.UUID
 ) -> PermissionsPublic:
-    standing = await access.study_access(session, study_id=study_id, user_id=user_id)
+    """What GET .../permissions answers to a user with these roles."""
     return PermissionsPublic(
         study_id=study_id,
         user_id=user_id,
-        study_role=standing.study_role,
-        organization_role=standing.org_role,
-        can_view=standing.can_view,
-        can_comment=standing.can_comment,
-        can_edit=standing.can_edit,
-        can_manage_collaborators=standing.can_manage_collaborators,
-        can_moderate_comments=standing.can_moderate_comments,
+        study_role=roles.study_role,
+        organization_role=roles.org_role,
+        can_view=roles.can_view,
+        can_comment=roles.can_comment,
+        can_edit=roles.can_edit,
+        can_manage_collaborators=roles.can_manage_collaborators,
+        can_moderate_comments=roles.can_moderate_comments,
     )
