@@ -25,17 +25,16 @@ def load_targets(load: dict[str, Any] | None) -> list[Target]:
             _target(n, t, None, None)
             for n, t in (
                 ("cached GET p99 at 200 req/s", "<= 5 ms"),
-                ("hit rate on the mix", ">= 97%"),
-                ("database reads vs cache-off", "-95%"),
+                ("hit rate on the mix (after warming)", ">= 95%, every endpoint >= 90%"),
+                ("database reads per request vs cache-off", "<= 10%"),
                 ("stale reads (collabcache)", "0"),
             )
         ]
     ours, off = load["variants"]["collabcache"], load["variants"]["cache-off"]
     name, peak = _peak(ours)
     p99 = peak["overall"]["hit_p99_ms"]
-    hit = ours["overall"]["hit_rate"]
     ours_reads, off_reads = ours["reads_per_request"], off["reads_per_request"]
-    change = (ours_reads - off_reads) / off_reads if off_reads else None
+    share = ours_reads / off_reads if off_reads else None
     stale = ours["stale_reads"]
     return [
         _target(
@@ -44,17 +43,12 @@ def load_targets(load: dict[str, Any] | None) -> list[Target]:
             f"{p99} ms (all requests: {peak['overall']['p99_ms']} ms)",
             p99 is not None and p99 <= 5,
         ),
-        _target(
-            "hit rate on the mix (after warming)",
-            ">= 97%",
-            f"{hit:.1%}" if hit is not None else None,
-            hit is not None and hit >= 0.97,
-        ),
+        _hit_rates(ours),
         _target(
             "database reads per request vs cache-off",
-            "-95%",
-            f"{change:+.1%} ({ours_reads} vs {off_reads})" if change is not None else None,
-            change is not None and change <= -0.95,
+            "<= 10%",
+            f"{share:.1%} ({ours_reads} vs {off_reads})" if share is not None else None,
+            share is not None and share <= 0.10,
         ),
         _target(
             "stale reads (collabcache)",
@@ -63,6 +57,19 @@ def load_targets(load: dict[str, Any] | None) -> list[Target]:
             stale["stale"] == 0,
         ),
     ]
+
+
+def _hit_rates(ours: dict[str, Any]) -> Target:
+    """After warming: overall >= 95%, and no endpoint under 90% (the lowest is named)."""
+    hit = ours["overall"]["hit_rate"]
+    rates = {ep: f["hit_rate"] for ep, f in ours["endpoints"].items() if f["hit_rate"] is not None}
+    lowest = min(rates.items(), key=lambda item: item[1]) if rates else None
+    measured = None
+    if hit is not None:
+        measured = f"{hit:.1%}" + (f"; lowest {lowest[1]:.1%} ({lowest[0]})" if lowest else "")
+    met = hit is not None and hit >= 0.95 and lowest is not None and lowest[1] >= 0.90
+    return _target("hit rate on the mix (after warming)", ">= 95%, every endpoint >= 90%",
+                   measured, met)  # fmt: skip
 
 
 def peak_targets(load: dict[str, Any] | None) -> list[Target]:

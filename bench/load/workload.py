@@ -1,7 +1,8 @@
 """The workload: who calls what, drawn like a frontend would.
 
-Users are ranked once (a seeded shuffle) and drawn by a Zipf law (the user ranked r weighs
-1/r). Each call is one request of a frontend-like mix: the organization dashboard (my
+Users are ranked once, the most active first (by their rows in the activity table: who acts
+most on the platform reads most of it; ties, and users with no activity, in a seeded shuffle),
+and drawn by a Zipf law (the user ranked r weighs 1/r). Each call is one request of a frontend-like mix: the organization dashboard (my
 organizations, members, teams, analytics), the study page (collaborators, comments, activity,
 my permissions) and `WRITE_SHARE` writes: comments, membership and collaborator role changes.
 
@@ -106,6 +107,13 @@ async def snapshot(database_url: str, seed: int = 7) -> Dataset:
         )
         collaborators = await conn.fetch("SELECT study_id, user_id, role FROM study_collaborators")
         teams = await conn.fetch("SELECT id, organization_id FROM teams")
+        activity = {
+            r["actor_id"]: r["n"]
+            for r in await conn.fetch(
+                "SELECT actor_id, count(*) AS n FROM activity"
+                " WHERE actor_id IS NOT NULL GROUP BY actor_id"
+            )
+        }
         counts = {
             table: int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
             for table in ("organizations", "users", "teams", "studies", "comments")
@@ -113,6 +121,7 @@ async def snapshot(database_url: str, seed: int = 7) -> Dataset:
     finally:
         await conn.close()
     random.Random(seed).shuffle(users)
+    users.sort(key=lambda user: -activity.get(user, 0))  # stable: the shuffle breaks ties
     rank = {user: index for index, user in enumerate(users)}
     orgs_of: dict[uuid.UUID, list[uuid.UUID]] = {}
     studies_of: dict[uuid.UUID, list[uuid.UUID]] = {}
