@@ -56,6 +56,25 @@ def mean_of(values: Iterable[int | None]) -> float | None:
     return round(statistics.fmean(known), 3) if known else None
 
 
+def reads_per_request(samples: list[Sample]) -> float | None:
+    """Database reads per answered request, the background reads (what requests' tasks read
+    after their responses: refresh-ahead, refreshes of stale entries) included: each API
+    process's growth of its running total over these samples."""
+    known = [s.reads for s in samples if s.reads is not None]
+    if not known:
+        return None
+    return round((sum(known) + background_reads(samples)) / len(known), 3)
+
+
+def background_reads(samples: list[Sample]) -> int:
+    """The background part of `reads_per_request`, on its own."""
+    totals: dict[int, list[int]] = {}
+    for s in samples:
+        if s.worker is not None and s.background_reads is not None:
+            totals.setdefault(s.worker, []).append(s.background_reads)
+    return sum(max(seen) - min(seen) for seen in totals.values())
+
+
 def outcomes(samples: Iterable[Sample]) -> dict[str, int]:
     """How the GETs answered were served (X-Cache: HIT, MISS, BYPASS, STALE; `none`: no header)."""
     counted: dict[str, int] = {}

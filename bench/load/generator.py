@@ -69,6 +69,12 @@ class Sample:
     oracle: str | None = None  # "same" | "differs" | None when not sampled
     oracle_done: float | None = None
     age_s: int | None = None
+    worker: int | None = None  # X-Bench-Worker: the API process that answered
+    background_reads: int | None = None  # X-Bench-Background-Reads: that process's total
+
+
+def _int_header(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
 
 
 class Tokens:
@@ -163,6 +169,8 @@ class OpenLoop:
             done,
             call.path,
             age_s=int(age) if age and age.isdigit() else None,
+            worker=_int_header(response.headers.get("x-bench-worker")),
+            background_reads=_int_header(response.headers.get("x-bench-background-reads")),
         )
         if self.oracle is not None and self.oracle.wants(call, response.status):
             try:

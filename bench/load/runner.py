@@ -35,7 +35,8 @@ async def _phase(
     started = time.monotonic()
     samples = await loop.run(Mix(data, MIX_SEED + index), rate, seconds)
     counted = {
-        "reads_per_request": figures.mean_of(s.reads for s in samples),
+        "reads_per_request": figures.reads_per_request(samples),
+        "background_reads": figures.background_reads(samples),
         "cpu_seconds": run.cpu.stop(time.monotonic() - started),
     }
     return samples, counted

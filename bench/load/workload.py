@@ -2,9 +2,10 @@
 
 Users are ranked once, the most active first (by their rows in the activity table: who acts
 most on the platform reads most of it; ties, and users with no activity, in a seeded shuffle),
-and drawn by a Zipf law (the user ranked r weighs 1/r). Each call is one request of a frontend-like mix: the organization dashboard (my
-organizations, members, teams, analytics), the study page (collaborators, comments, activity,
-my permissions) and `WRITE_SHARE` writes: comments, membership and collaborator role changes.
+and drawn by a Zipf law (the user ranked r weighs 1/r). Each call is one request of a
+frontend-like mix: the organization dashboard (my organizations, members, teams, analytics),
+the study page (collaborators, comments, activity, my permissions) and `WRITE_SHARE` writes:
+comments, membership and collaborator role changes.
 
 Writes are made by owners only (of the study or the organization) and only change roles of
 non-owners between two non-owner roles, so no write ever takes a writer's own right away and
