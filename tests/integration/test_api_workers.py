@@ -98,3 +98,39 @@ def test_two_workers_share_the_port_log_alike_and_stop_together(two_workers: Run
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
     assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
+
+
+def test_keep_alive_connections_opened_at_once_spread_over_both_workers(
+    two_workers: Running,
+) -> None:
+    """Each worker listens on a socket of its own (`SO_REUSEPORT`): a pool of keep-alive
+    connections opened in a burst is spread by the kernel, not left with whichever worker
+    accepted first (with one shared socket: 64 of 64, or 60 of 64, on one worker)."""
+    process, url, _ = two_workers
+    port = int(url.rsplit(":", 1)[1])
+    workers = [
+        c for c in psutil.Process(process.pid).children() if "spawn_main" in " ".join(c.cmdline())
+    ]
+    deadline = time.monotonic() + 30
+    while not all(_listens(w, port) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)  # each worker listens once its own startup is complete
+    held = []
+    try:
+        for _ in range(32):
+            held.append(socket.create_connection(("127.0.0.1", port)))
+        for sock in held:  # a request on each, so each is accepted and served
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for sock in held:
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        owned = [
+            sum(c.laddr.port == port and c.status == "ESTABLISHED" for c in w.net_connections())
+            for w in workers
+        ]
+        assert sum(owned) == 32 and min(owned) >= 4, owned
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def _listens(worker: psutil.Process, port: int) -> bool:
+    return any(c.laddr.port == port and c.status == "LISTEN" for c in worker.net_connections())

@@ -9,7 +9,8 @@ answered 431 and the connection closed before the parser holds it.
 
 from __future__ import annotations
 
-from typing import Any
+import socket
+from typing import Any, cast
 
 from uvicorn import Config, Server
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -104,10 +105,42 @@ def server_config(settings: ApiSettings, app: Any, **options: Any) -> ApiConfig:
 
 def serve(config: ApiConfig) -> None:
     """Serve `config` (README, "Running on more cores"): in this process, or in `workers`
-    processes sharing one listening socket; uvicorn's supervisor replaces a worker that dies
-    and stops them all on SIGINT/SIGTERM."""
+    processes, each listening on a socket of its own on the same port (`OwnListener`);
+    uvicorn's supervisor replaces a worker that dies and stops them all on SIGINT/SIGTERM."""
     if config.workers <= 1:
         Server(config).run()
         return
     config.in_workers = True
-    Multiprocess(config, sockets=[config.bind_socket()]).run()
+    listen_reusing_port(config.host, config.port).close()  # the port is free: fail here, once
+    listener = OwnListener(config.host, config.port)
+    Multiprocess(config, sockets=[cast(socket.socket, listener)]).run()
+
+
+class OwnListener:
+    """A worker's listening socket, made in the worker: it travels to the worker pickled, and
+    unpickling it there binds a socket of that process's own with `SO_REUSEPORT`, so the kernel
+    spreads new connections over the workers. One socket shared by every worker leaves each
+    connection with whichever worker accepted it first: a client's (or proxy's) pool of
+    keep-alive connections opened in a burst then lands on one worker while the others idle."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
+        return listen_reusing_port, (self.host, self.port)
+
+
+def listen_reusing_port(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port` that others of this user may bind too (`SO_REUSEPORT`);
+    uvicorn makes it listen."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
