@@ -96,7 +96,7 @@ def test_the_page_renders_the_measured_memory_beside_the_model() -> None:
     from bench.memory_100k import PLANS, outcome
 
     empty = {"used_memory": 1_000_000, "used_memory_dataset": 1}
-    after = {"used_memory": 600_000_000, "used_memory_dataset": 500_000_000}
+    after = {"used_memory": 600_000_000, "used_memory_dataset": 500_000_000, "expired_keys": 0}
     groups = {"USER_PERMISSIONS": {"keys": 9, "sampled": 9, "mean_bytes": 100.0, "bytes": 900}}
     model = {"total_bytes": 3e9, "bytes_by_family": {"USER_PERMISSIONS": 1.5e9}, "from": "x"}
     replayed = {"dataset": {"users": 100_000}, "users_served": 100_000, "requests": 9}
