@@ -4,8 +4,10 @@
 
 Three passes: `zipf` draws reads from the mix (its writes are left out: the cache only grows);
 `rest` sends one mix-drawn read for each user the first pass did not serve (the mix with its user
-pinned); `hot` reads again the most drawn calls of the first pass, each of which must now be a
-hit (the check that the hot keys are filled). Progress is printed every few seconds.
+pinned), and `retry` once more for those whose read failed; `hot` reads again the most drawn
+calls of the first pass, each of which should now be a hit (the check that the hot keys are
+filled; one whose family's TTL is shorter than the replay may have expired). Progress is
+printed every few seconds.
 """
 
 from __future__ import annotations
@@ -108,10 +110,13 @@ class Replay:
 async def fill(
     replay: Replay, data: Dataset, zipf_reads: int, hot_reads: int, seed: int = 5
 ) -> None:
-    """The three passes: every user served at least once, the hottest keys read twice."""
+    """The three passes: every user served at least once (those a failed read left out are
+    tried once more, `retry`), the hottest keys read twice."""
     await replay.run("zipf", reads(Mix(data, seed)), zipf_reads)
-    missing = [user for user in data.users if user not in replay.served]
-    await replay.run("rest", read_for_each(data, missing, seed + 1), len(missing))
+    for label in ("rest", "retry"):
+        missing = [user for user in data.users if user not in replay.served]
+        if missing:
+            await replay.run(label, read_for_each(data, missing, seed + 1), len(missing))
     await replay.run("hot", replay.hot(hot_reads), hot_reads)
 
 

@@ -30,13 +30,18 @@ def test_every_registry_key_is_grouped_under_its_family() -> None:
 
 
 class FakeApi:
-    """An API's cache in a set: the first read of a path is a MISS, every later one a HIT."""
+    """An API's cache in a set: the first read of a path is a MISS, every later one a HIT;
+    the first read of each user in `failing` answers 500."""
 
-    def __init__(self) -> None:
+    def __init__(self, failing: frozenset[uuid.UUID] = frozenset()) -> None:
         self.cached: set[str] = set()
         self.users: set[uuid.UUID] = set()
+        self.failing = set(failing)
 
     async def send(self, call: Call) -> str:
+        if call.user in self.failing:
+            self.failing.discard(call.user)
+            return "status 500"
         self.users.add(call.user)
         if call.path in self.cached:
             return "HIT"
@@ -67,6 +72,15 @@ def test_the_replay_serves_every_user_and_its_hot_reads_all_hit() -> None:
     assert sum(replay.outcomes["zipf"].values()) == 100
     assert replay.outcomes["hot"] == {"HIT": 20}
     assert all(not call.writes for call in replay.hot(20))
+
+
+def test_a_user_whose_read_failed_is_served_by_a_retry() -> None:
+    data = _dataset(300)
+    api = FakeApi(failing=frozenset(data.users[::3]))
+    replay = Replay(api.send, concurrency=4)
+    asyncio.run(fill(replay, data, zipf_reads=50, hot_reads=5))
+    assert replay.served == set(data.users)
+    assert replay.outcomes["retry"]["status 500"] == 0
 
 
 def test_the_target_judges_used_memory_at_one_gigabyte() -> None:
