@@ -26,6 +26,7 @@ FOCUSED = (
     "ceiling",
     "request_cpu",
     "memory",
+    "memory_100k",
     "history",
 )
 CPU_NOTE = (

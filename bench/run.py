@@ -1,7 +1,8 @@
 """Every benchmark (README, "Benchmarks") in one run: the comparative load scenarios
 (`bench.load`) and the focused benchmarks (`bench.cache_latency`, `bench.invalidation_lag`,
-`bench.ceiling`, `bench.memory`, and `bench.history`: freshness under faults), one summary,
-every target printed as met / not met (never asserted).
+`bench.ceiling`, `bench.memory`: Redis memory modelled, `bench.memory_100k`: measured on 100,000
+users, and `bench.history`: freshness under faults), one summary, every target printed as met /
+not met (never asserted).
 
 Profiles: `smoke` (seconds, small dataset; writes nothing, what `make test` runs), `quick`
 (`make bench`: every scenario at reduced duration, a few minutes on 2 cores) and `full`
@@ -13,7 +14,7 @@ users are closed loops timed from the actual send, which hides coordinated omiss
 
 Usage: `uv run python -m bench.run [--profile smoke|quick|full] [--parts load,...]`
 (`--parts`: only those of load, cache_latency, invalidation_lag, write_latency, ceiling, memory,
-history).
+memory_100k, history).
 DATABASE_URL names the PostgreSQL server (each part creates and drops its own database). Outside
 smoke the result goes to bench/results/bench-<stamp>.json (ignored by git: a result meant for the
 docs is named in .gitignore with `!` and committed); `make bench-report` renders docs/benchmarks.md.
@@ -86,6 +87,7 @@ async def main(profile: str, parts: frozenset[str] = PARTS) -> dict[str, Any]:
         history,
         invalidation_lag,
         memory,
+        memory_100k,
         request_cpu,
         write_latency,
     )
@@ -114,6 +116,8 @@ async def main(profile: str, parts: frozenset[str] = PARTS) -> dict[str, Any]:
             seed_args=PROFILES[profile].seed_args,
         ),
         "memory": lambda: memory.main(profile),
+        # The model beside the measurement: this run's, when the memory part ran before it.
+        "memory_100k": lambda: memory_100k.main(profile, result.get("memory")),
         "history": lambda: history.main(profile),
     }
     for name, work in works.items():  # in this order

@@ -12,6 +12,7 @@ NEEDS = {
     "invalidation_lag": ("redis-server",),
     "ceiling": ("redis-server", "wrk"),
     "memory": ("redis-server",),
+    "memory_100k": ("redis-server",),
     "history": ("redis-server",),
 }
 INSTALL = {

@@ -38,6 +38,11 @@ BENCHES = {
         ("redis-server",),
         ("| USER_PERMISSIONS |", "target < 1 GB:"),
     ),
+    "bench.memory_100k": (
+        ("--profile", "smoke"),
+        ("redis-server",),
+        ("| USER_PERMISSIONS |", "users served 300 of 300", "after the replay: "),
+    ),
 }
 
 
