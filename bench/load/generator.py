@@ -139,6 +139,25 @@ class OpenLoop:
             tasks.append(asyncio.create_task(self._send(mix.next(), due, start)))
         return list(await asyncio.gather(*tasks))
 
+    async def run_while(
+        self, mix: Mix, rate: float, at_least_s: float, busy: asyncio.Future[Any]
+    ) -> list[Sample]:
+        """The open loop at `rate` for at least `at_least_s`, and on until `busy` is done: in
+        one-second rounds, each started on schedule (never waiting for the previous round's
+        answers); offsets count from the first round's start."""
+        clock = asyncio.get_running_loop()
+        started = clock.time()
+        rounds: list[tuple[float, asyncio.Task[list[Sample]]]] = []
+        while clock.time() - started < at_least_s or not busy.done():
+            rounds.append((clock.time() - started, asyncio.create_task(self.run(mix, rate, 1.0))))
+            await asyncio.sleep(max(0.0, started + len(rounds) - clock.time()))
+        samples = []
+        for offset, task in rounds:
+            for sample in await task:
+                sample.offset_s += offset
+                samples.append(sample)
+        return samples
+
     async def _send(self, call: Call, due: float, start: float) -> Sample:
         loop = asyncio.get_running_loop()
         headers = self.tokens.header(call.user)

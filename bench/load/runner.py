@@ -9,6 +9,9 @@ share of the GETs. Figures per phase, per endpoint and overall (the phases after
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 import time
 from contextlib import AsyncExitStack
 from typing import Any
@@ -18,7 +21,7 @@ import httpx
 
 from bench.load import figures
 from bench.load.generator import OpenLoop, Oracle, Sample, Tokens
-from bench.load.profiles import Profile
+from bench.load.profiles import Phase, Profile
 from bench.load.variants import VARIANTS, Running, Variant, api_workers, oracle_api, running
 from bench.load.workload import Dataset, Mix, snapshot
 from bench.support import temporary_database
@@ -29,17 +32,47 @@ WARM_UP_CALLS = 40  # GETs sent one by one before the first phase
 
 
 async def _phase(
-    run: Running, loop: OpenLoop, data: Dataset, index: int, rate: float, seconds: float
+    run: Running, loop: OpenLoop, data: Dataset, index: int, phase: Phase, warms: bool = False
 ) -> tuple[list[Sample], dict[str, Any]]:
+    """One phase of the mix at its rate; `warms`: the warm command runs meanwhile (README,
+    "Cache warming"), and the phase lasts until it is done (at least its own seconds)."""
     run.cpu.start()
     started = time.monotonic()
-    samples = await loop.run(Mix(data, MIX_SEED + index), rate, seconds)
+    mix = Mix(data, MIX_SEED + index)
+    warmed: dict[str, Any] | None = None
+    if warms:
+        warm = asyncio.create_task(warm_command(run.api.env))
+        samples = await loop.run_while(mix, phase.rate, phase.seconds, warm)
+        report, warm_s = await warm
+        during = [s for s in samples if s.offset_s < warm_s]
+        warmed = {"seconds": round(warm_s, 1), "report": report, "during": figures.group(during)}
+    else:
+        samples = await loop.run(mix, phase.rate, phase.seconds)
+    seconds = time.monotonic() - started
     counted = {
         "reads_per_request": figures.reads_per_request(samples),
         "background_reads": figures.background_reads(samples),
-        "cpu_seconds": run.cpu.stop(time.monotonic() - started),
+        "cpu_seconds": run.cpu.stop(seconds),
     }
+    if warmed is not None:
+        counted["warm"] = warmed
     return samples, counted
+
+
+async def warm_command(env: dict[str, str]) -> tuple[dict[str, Any], float]:
+    """`collabcache_api.cli warm --json` against a variant's database and Redis, as an operator
+    runs it: its report, and its wall time from launch (the process's start included)."""
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "collabcache_api.cli", "warm", "--json", "--no-progress",
+        env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    seconds = time.monotonic() - started
+    if process.returncode != 0:
+        return {"error": f"warm exited {process.returncode}"}, seconds
+    report: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return report, seconds
 
 
 async def run_variant(
@@ -56,10 +89,11 @@ async def run_variant(
     loop = OpenLoop(run.api.url, variant.cache_header, tokens, oracle)
     try:
         for index, phase in enumerate(profile.phases):
-            samples, counted = await _phase(run, loop, data, index, phase.rate, phase.seconds)
+            warms = index == 0 and variant.warms
+            samples, counted = await _phase(run, loop, data, index, phase, warms)
             phases[phase.name] = {
                 "rate_per_s": phase.rate,
-                "seconds": phase.seconds,
+                "seconds": round(max(s.offset_s for s in samples), 1) if warms else phase.seconds,
                 "overall": {**figures.group(samples), **counted},
                 "endpoints": figures.per_endpoint(samples),
             }

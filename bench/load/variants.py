@@ -33,6 +33,8 @@ class Variant:
     env: dict[str, str] = field(default_factory=dict)
     with_invalidator: bool = False
     cache_header: str = "x-cache"
+    # The warm command runs during the first phase (README, "Cache warming"): our cache only.
+    warms: bool = False
 
 
 VARIANTS = (
@@ -41,6 +43,7 @@ VARIANTS = (
         "as built: cache on, inline invalidation, invalidator consuming, cache events on",
         env={"CACHE_EVENTS_ENABLED": "true"},
         with_invalidator=True,
+        warms=True,
     ),
     Variant(
         "cache-off",
@@ -51,6 +54,7 @@ VARIANTS = (
         "ttl-only",
         "the same cache, CACHE_INVALIDATE_INLINE=false and no invalidator: entries live their TTL",
         env={"CACHE_INVALIDATE_INLINE": "false", "CACHE_EVENTS_ENABLED": "true", **NO_RELAY},
+        warms=True,
     ),
     Variant(
         "fastapi-cache2",
