@@ -51,6 +51,8 @@ class Result:
     etag: str
     outcome: Outcome
     age_s: int | None = None
+    # What this call's own fill did (a MISS it loaded); None when it filled nothing itself.
+    fill: FillResult | None = None
 
 
 class CacheManager:
@@ -244,17 +246,19 @@ class CacheManager:
         if lease.fenced:  # a write is committing: answer from the database, store nothing
             self.counters["fill_fenced"] += 1
             self.counters["miss"] += 1
-            return await self._uncached(load, Outcome.MISS)
+            fenced = await self._uncached(load, Outcome.MISS)
+            return Result(fenced.body, fenced.etag, Outcome.MISS, fill=FillResult.REFUSED)
         try:
             body = await load()
         except BaseException:
             await self._quietly(self.store.release, slot, lease)
             raise
         round_ = flight.next_round()
-        if await self._fill(slot, lease, found.generation, body) is not FillResult.REFUSED:
+        fill = await self._fill(slot, lease, found.generation, body)
+        if fill is not FillResult.REFUSED:
             flight.certify(round_)
         self.counters["miss"] += 1
-        return Result(body, etag_of(body), Outcome.MISS)
+        return Result(body, etag_of(body), Outcome.MISS, fill=fill)
 
     async def _acquire(
         self, slot: Slot, found: Found, mode: str, flight: Flight[Result]
