@@ -89,7 +89,7 @@ KINDS = {"org": org_standing, "team": team_standing, "study": study_standing}
 
 
 async def _rows(session: AsyncSession, sql: str, **params: object) -> Sequence[Any]:
-    return (await session.execute(text(sql), params)).tuples().all()
+    return (await session.execute(text(sql), params)).all()
 
 
 async def plan(container: Container, *, users: int, studies: int) -> list[Fill]:
