@@ -100,6 +100,10 @@ class CacheManager:
             log.warning("redis call failed: %s", type(exc).__name__)
             raise RedisUnavailable from exc
 
+    async def through_breaker(self, op: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """A store operation through the circuit breaker (`batch`); RedisUnavailable."""
+        return await self._redis(op, *args)
+
     async def _available(self) -> bool:
         if not self.breaker.allow():
             return False
@@ -301,9 +305,12 @@ class CacheManager:
         max_fields = self.settings.max_fields(family)
         stored = await self._quietly(self.store.fill, slot, lease, entry, ttl_ms, max_fields)
         result = FillResult.REFUSED if stored is None else FillResult(stored)
+        self.count_fill(result)
+        return result
+
+    def count_fill(self, result: FillResult) -> None:
         counter = {FillResult.STORED: "fill", FillResult.FULL: "fill_full"}
         self.counters[counter.get(result, "fill_refused")] += 1
-        return result
 
     async def bypass(self, load: Loader) -> Result:
         """Answer from the loader alone (Redis is not usable now)."""

@@ -27,10 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from collabcache_shared.cache.keys import CacheKey, Family
 from collabcache_shared.cache.store import Slot
 
-from .. import access
+from .. import access, access_many
+from ..access import StudyAccess
 from ..errors import UNKNOWN_USER, NotFound, Unauthorized
-from ..models import MANAGER_ROLES
-from ..studies.service import my_permissions
+from ..models import MANAGER_ROLES, OrgRole, Team
+from ..studies.service import permissions_of
 from ..users.repository import user_exists
 
 USER_FIELD = "user"
@@ -89,34 +90,62 @@ def study_standing(study_id: uuid.UUID) -> Standing:
     return Standing("study", study_id, "Study not found")
 
 
-# Each loads the standing of `user_id` on the resource `resource_id` (one kind each).
+# The record of a standing that lets the user see the resource, one kind each (a refusal is
+# never recorded).
+
+
+def encode_org_standing(role: OrgRole) -> bytes:
+    return orjson.dumps(
+        {"organization_role": role, "can_view": True, "can_manage": role in MANAGER_ROLES}
+    )
+
+
+def encode_team_standing(team: Team, role: OrgRole) -> bytes:
+    return orjson.dumps(
+        {"organization_id": str(team.organization_id), "organization_role": role, "can_view": True}
+    )
+
+
+def encode_study_standing(standing: StudyAccess, user_id: uuid.UUID) -> bytes:
+    """The same body GET .../permissions answers (that endpoint serves this very field)."""
+    return permissions_of(standing, user_id).model_dump_json().encode()
+
+
+# Each loads the standing of `user_id` on the resource `resource_id` (one kind each); 404
+# when the user may not see it (refused).
 
 
 async def _org(session: AsyncSession, *, user_id: uuid.UUID, resource_id: uuid.UUID) -> bytes:
     role = await access.org_role_of(session, org_id=resource_id, user_id=user_id)
     if role is None:
         raise NotFound("Organization not found")
-    return orjson.dumps(
-        {
-            "organization_role": role,
-            "can_view": role is not None,
-            "can_manage": role in MANAGER_ROLES,
-        }
-    )
+    return encode_org_standing(role)
 
 
 async def _team(session: AsyncSession, *, user_id: uuid.UUID, resource_id: uuid.UUID) -> bytes:
     team, role = await access.require_team_member(session, team_id=resource_id, user_id=user_id)
-    return orjson.dumps(
-        {"organization_id": str(team.organization_id), "organization_role": role, "can_view": True}
-    )
+    return encode_team_standing(team, role)
 
 
 async def _study(session: AsyncSession, *, user_id: uuid.UUID, resource_id: uuid.UUID) -> bytes:
-    """The same body GET .../permissions answers (that endpoint serves this very field); 404
-    when the user may not see the study (refused)."""
-    permissions = await my_permissions(session, user_id=user_id, study_id=resource_id)
-    return permissions.model_dump_json().encode()
+    standing = await access.study_access(session, study_id=resource_id, user_id=user_id)
+    return encode_study_standing(standing, user_id)
 
 
 _LOADERS = {"org": _org, "team": _team, "study": _study}
+STANDING_OF = {"org": org_standing, "team": team_standing, "study": study_standing}
+
+
+async def load_standings(
+    session: AsyncSession, user_id: uuid.UUID, kind: str, resource_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, bytes]:
+    """The records of the user's standings on many resources of one kind, by one query: those
+    the user may see (a warm's batch, `warming`)."""
+    if kind == "org":
+        roles = await access_many.org_roles(session, user_id=user_id, org_ids=resource_ids)
+        return {rid: encode_org_standing(role) for rid, role in roles.items()}
+    if kind == "team":
+        teams = await access_many.team_roles(session, user_id=user_id, team_ids=resource_ids)
+        return {rid: encode_team_standing(*found) for rid, found in teams.items()}
+    studies = await access_many.study_accesses(session, user_id=user_id, study_ids=resource_ids)
+    return {rid: encode_study_standing(found, user_id) for rid, found in studies.items()}

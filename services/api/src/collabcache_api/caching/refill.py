@@ -9,15 +9,16 @@ own: a family served stale may refresh in the background after `refill` has retu
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from collabcache_shared.cache.batch import Ending, fill_many
 from collabcache_shared.cache.manager import Result
 from collabcache_shared.cache.store import Slot
 
 from ..bootstrap import Container
 from ..errors import NotFound, Unauthorized
 from ..pagination import PageRequest, page_request
-from .access_records import Standing, user_loader, user_slot
+from .access_records import STANDING_OF, Standing, load_standings, user_loader, user_slot
 from .reads import CachedRead
 
 Loader = Callable[[], Awaitable[bytes]]
@@ -74,6 +75,29 @@ async def refill_standing(
             return await standing.loader(session, user_id)()
 
     return await _fill(container, standing.slot(user_id), load, after_load)
+
+
+async def refill_standings(
+    container: Container,
+    user_id: uuid.UUID,
+    kind: str,
+    resource_ids: Sequence[uuid.UUID],
+    after_load: AfterLoad | None = None,
+) -> list[Ending]:
+    """Fill the user's standings on many resources of one kind ("org", "team", "study") in
+    one batch of the same protocol (`batch.fill_many`): one query loads those leased."""
+    cache = container.cache
+    if cache is None:
+        return [Ending.UNAVAILABLE] * len(resource_ids)
+    resource_of = {STANDING_OF[kind](rid).slot(user_id): rid for rid in resource_ids}
+
+    async def load(leased: Sequence[Slot]) -> dict[Slot, bytes]:
+        async with container.read_sessions() as session:
+            ids = [resource_of[slot] for slot in leased]
+            bodies = await load_standings(session, user_id, kind, ids)
+        return {slot: bodies[resource_of[slot]] for slot in leased if resource_of[slot] in bodies}
+
+    return await fill_many(cache, list(resource_of), load, after_load)
 
 
 async def refill_user(container: Container, user_id: uuid.UUID) -> Result | None:

@@ -213,8 +213,13 @@ async def my_permissions(
     session: AsyncSession, *, user_id: uuid.UUID, study_id: uuid.UUID
 ) -> PermissionsPublic:
     standing = await access.study_access(session, study_id=study_id, user_id=user_id)
+    return permissions_of(standing, user_id)
+
+
+def permissions_of(standing: access.StudyAccess, user_id: uuid.UUID) -> PermissionsPublic:
+    """The caller's rights on the study `standing` is theirs on."""
     return PermissionsPublic(
-        study_id=study_id,
+        study_id=standing.study.id,
         user_id=user_id,
         study_role=standing.study_role,
         organization_role=standing.org_role,

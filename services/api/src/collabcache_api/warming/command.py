@@ -11,6 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from collabcache_shared.cache.batch import Ending
 from collabcache_shared.settings import ApiSettings, CacheSettings, OutboxSettings, RedisSettings
 
 from ..bootstrap import build_container
@@ -61,7 +62,7 @@ async def run(args: argparse.Namespace) -> int:
         await container.redis.aclose()
         await container.engine.dispose()
     _print(report, as_json=args.json)
-    return 0 if report.total("failed") == 0 else 1
+    return 0 if report.total(Ending.FAILED) == 0 else 1
 
 
 def _print(report: WarmReport, *, as_json: bool) -> None:

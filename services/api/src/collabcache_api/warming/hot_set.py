@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collabcache_shared.cache.manager import Result
+from collabcache_shared.cache.batch import Ending
+from collabcache_shared.cache.manager import Outcome, Result
+from collabcache_shared.cache.store import FillResult
 
 from ..analytics.endpoints import ORGANIZATION_ANALYTICS, TEAM_ANALYTICS
 from ..bootstrap import Container
-from ..caching.access_records import Standing, org_standing, study_standing, team_standing
 from ..caching.reads import CachedRead
-from ..caching.refill import AfterLoad, refill, refill_standing, refill_user
+from ..caching.refill import AfterLoad, refill, refill_standings, refill_user
 from ..comments.endpoints import STUDY_COMMENTS
 from ..organizations.endpoints import ORGANIZATION_MEMBERS, USER_ORGANIZATIONS
 from ..studies.endpoints import STUDY_ACTIVITY, STUDY_COLLABORATORS, USER_COLLABORATIVE_STUDIES
@@ -38,22 +39,47 @@ STANDINGS = "USER_PERMISSIONS (standings)"
 USER_FIELD = "USER_PERMISSIONS (user)"
 
 
+# Standings filled in one batch (one lookup, one round trip of leases, one query, one of fills).
+STANDINGS_BATCH = 200
+
+
 @dataclass(frozen=True, slots=True)
 class Fill:
     label: str  # the family (the report's line)
-    fill: Callable[[Container, AfterLoad | None], Awaitable[Result | None]]
+    size: int  # entries it fills
+    fill: Callable[[Container, AfterLoad | None], Awaitable[list[Ending]]]
+
+
+def ending_of(result: Result | None) -> Ending:
+    """How a single fill (`refill`) ended."""
+    if result is None:
+        return Ending.NOT_VISIBLE
+    if result.outcome in (Outcome.HIT, Outcome.STALE):
+        return Ending.FRESH
+    if result.outcome is Outcome.BYPASS:
+        return Ending.UNAVAILABLE
+    return Ending.FILLED if result.fill is FillResult.STORED else Ending.REFUSED
 
 
 def read_fill(read: CachedRead, ids: dict[str, uuid.UUID], user_id: uuid.UUID) -> Fill:
-    return Fill(read.family.value, lambda c, hook: refill(c, read, ids, user_id, hook))
+    async def fill(container: Container, hook: AfterLoad | None) -> list[Ending]:
+        return [ending_of(await refill(container, read, ids, user_id, hook))]
+
+    return Fill(read.family.value, 1, fill)
 
 
-def standing_fill(standing: Standing, user_id: uuid.UUID) -> Fill:
-    return Fill(STANDINGS, lambda c, hook: refill_standing(c, standing, user_id, hook))
+def standings_fill(user_id: uuid.UUID, kind: str, ids: list[uuid.UUID]) -> Fill:
+    async def fill(container: Container, hook: AfterLoad | None) -> list[Ending]:
+        return await refill_standings(container, user_id, kind, ids, hook)
+
+    return Fill(STANDINGS, len(ids), fill)
 
 
 def user_fill(user_id: uuid.UUID) -> Fill:
-    return Fill(USER_FIELD, lambda c, hook: refill_user(c, user_id))
+    async def fill(container: Container, hook: AfterLoad | None) -> list[Ending]:
+        return [ending_of(await refill_user(container, user_id))]
+
+    return Fill(USER_FIELD, 1, fill)
 
 
 ORG_MEMBER = (
@@ -85,7 +111,6 @@ USER_STANDINGS = (
     "  ON m.organization_id = s.organization_id"
     "  WHERE m.user_id = :u AND m.role IN ('owner', 'admin')"
 )
-KINDS = {"org": org_standing, "team": team_standing, "study": study_standing}
 
 
 async def _rows(session: AsyncSession, sql: str, **params: object) -> Sequence[Any]:
@@ -111,7 +136,10 @@ async def plan(container: Container, *, users: int, studies: int) -> list[Fill]:
 def _user_fills(top_users: list[uuid.UUID], standings: list[Sequence[Any]]) -> Iterator[Fill]:
     for user_id, own in zip(top_users, standings, strict=True):
         yield user_fill(user_id)
-        yield from (standing_fill(KINDS[kind](rid), user_id) for kind, rid in own)
+        for kind in ("org", "team", "study"):
+            ids = [rid for k, rid in own if k == kind]
+            for start in range(0, len(ids), STANDINGS_BATCH):
+                yield standings_fill(user_id, kind, ids[start : start + STANDINGS_BATCH])
         yield from (read_fill(r, {}, user_id) for r in USER_READS)
 
 

@@ -12,24 +12,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from collabcache_shared.cache.manager import Outcome, Result
-from collabcache_shared.cache.store import FillResult
+from collabcache_shared.cache.batch import Ending
 
 from ..bootstrap import Container
 from ..caching.refill import AfterLoad
 from .db_cost import counting
 from .hot_set import Fill, families, plan
 
-# How a fill ended (the report's columns).
-FILLED, REFUSED, FRESH, NOT_VISIBLE, UNAVAILABLE, FAILED = (
-    "filled",
-    "refused",
-    "fresh",
-    "not_visible",
-    "unavailable",
-    "failed",
-)
-ENDINGS = (FILLED, REFUSED, FRESH, NOT_VISIBLE, UNAVAILABLE, FAILED)
 log = logging.getLogger(__name__)
 
 
@@ -56,7 +45,7 @@ class WarmReport:
         return sum(c[ending] for c in self.by_family.values())
 
     def as_dict(self) -> dict[str, Any]:
-        endings = ENDINGS
+        endings = [e.value for e in Ending]
         return {
             "planned": self.planned,
             **{ending: self.total(ending) for ending in endings},
@@ -84,39 +73,30 @@ class WarmReport:
             yield f"  {label}: {shown}"
 
 
-def ending_of(result: Result | None) -> str:
-    if result is None:
-        return NOT_VISIBLE
-    if result.outcome in (Outcome.HIT, Outcome.STALE):
-        return FRESH
-    if result.outcome is Outcome.BYPASS:
-        return UNAVAILABLE
-    return REFUSED if result.fill in (None, FillResult.REFUSED) else FILLED
-
-
 async def warm(
     container: Container,
     options: WarmOptions = WarmOptions(),
     *,
     on_planned: Callable[[int], None] | None = None,
-    on_filled: Callable[[], object] | None = None,
+    on_filled: Callable[[int], object] | None = None,
     after_load: AfterLoad | None = None,
 ) -> WarmReport:
-    """Fill the hot set; `on_planned(total)` and `on_filled()` drive a progress bar."""
+    """Fill the hot set; `on_planned(total)` and `on_filled(entries)` drive a progress bar."""
     report = WarmReport()
     started = time.perf_counter()
     with counting(container.engine) as cost:
         fills = await plan(container, users=options.users, studies=options.studies)
-        report.planned = len(fills)
+        report.planned = sum(one.size for one in fills)
         if on_planned is not None:
-            on_planned(len(fills))
+            on_planned(report.planned)
         queue = iter(fills)
 
         async def worker() -> None:
             for one in queue:  # shared: each fill is taken by one worker
-                report.count(one.label, await _fill(container, one, after_load))
+                for ending in await _fill(container, one, after_load):
+                    report.count(one.label, ending)
                 if on_filled is not None:
-                    on_filled()
+                    on_filled(one.size)
 
         async with asyncio.TaskGroup() as group:
             for _ in range(max(1, options.concurrency)):
@@ -126,11 +106,11 @@ async def warm(
     return report
 
 
-async def _fill(container: Container, one: Fill, after_load: AfterLoad | None) -> str:
-    """How the fill ended; a failure (the database unreachable, say) is counted, not raised:
-    the next fill may well succeed, and what was filled stays filled."""
+async def _fill(container: Container, one: Fill, after_load: AfterLoad | None) -> list[Ending]:
+    """How each entry's fill ended; a failure (the database unreachable, say) is counted, not
+    raised: the next fill may well succeed, and what was filled stays filled."""
     try:
-        return ending_of(await one.fill(container, after_load))
+        return await one.fill(container, after_load)
     except Exception:
         log.exception("warm: filling %s failed", one.label)
-        return FAILED
+        return [Ending.FAILED] * one.size
