@@ -4,21 +4,17 @@ that commits between the batch's leases and its fills has those fills refused.""
 
 from __future__ import annotations
 
-import uuid
-
-import asyncpg
 import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from collabcache_api.caching.access_records import STANDING_OF
 from collabcache_api.caching.refill import refill_standings
-from collabcache_api.security import issue_token
 from collabcache_shared.cache.batch import Ending
 from collabcache_shared.cache.entry import DATA, Entry
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from collabcache_shared.settings import ApiSettings, RedisSettings
-from tests.databases import plain_dsn
+from tests.integration.warming.rows import fetch, headers_of
 
 KIND_QUERIES = {
     "org": "SELECT organization_id FROM organization_members WHERE user_id = $1",
@@ -28,14 +24,6 @@ KIND_QUERIES = {
 }
 
 
-async def _fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(plain_dsn(url))
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
-
-
 async def test_batched_standings_are_the_single_loaders_bytes(
     warm_app: tuple[FastAPI, httpx.AsyncClient],
     warm_db: str,
@@ -43,13 +31,13 @@ async def test_batched_standings_are_the_single_loaders_bytes(
     redis: Redis,
 ) -> None:
     container = warm_app[0].state.container
-    members = await _fetch(warm_db, "SELECT DISTINCT user_id FROM organization_members")
+    members = await fetch(warm_db, "SELECT DISTINCT user_id FROM organization_members")
     user_id = members[0][0]
     key = KeySpace(prefix=warm_redis.key_prefix).entry(
         CacheKey.of(Family.USER_PERMISSIONS, user_id)
     )
     for kind, sql in KIND_QUERIES.items():
-        ids = [r[0] for r in await _fetch(warm_db, sql, *([user_id] if "$1" in sql else []))]
+        ids = [r[0] for r in await fetch(warm_db, sql, *([user_id] if "$1" in sql else []))]
         endings = await refill_standings(container, user_id, kind, ids)
         assert Ending.FILLED in endings, kind
         for rid, ending in zip(ids, endings, strict=True):
@@ -79,21 +67,21 @@ async def test_a_write_between_a_batchs_leases_and_its_fills_has_them_refused(
     admin: nothing of the batch is stored, and the next read answers the new role."""
     app, client = warm_app
     org_id, owner_id, member_id = (
-        await _fetch(
+        await fetch(
             warm_db,
             "SELECT o.organization_id, o.user_id, m.user_id FROM organization_members o"
             " JOIN organization_members m ON m.organization_id = o.organization_id"
             " WHERE o.role = 'owner' AND m.role = 'member' LIMIT 1",
         )
     )[0]
-    orgs = [r[0] for r in await _fetch(warm_db, KIND_QUERIES["org"], member_id)]
+    orgs = [r[0] for r in await fetch(warm_db, KIND_QUERIES["org"], member_id)]
     promoted: list[int] = []
 
     async def promote() -> None:
         changed = await client.patch(
             f"/api/organizations/{org_id}/members/{member_id}",
             json={"role": "admin"},
-            headers=_headers(owner_id, warm_settings),
+            headers=headers_of(owner_id, warm_settings),
         )
         promoted.append(changed.status_code)
 
@@ -101,7 +89,7 @@ async def test_a_write_between_a_batchs_leases_and_its_fills_has_them_refused(
 
     assert promoted == [200]
     teams = await client.get(
-        f"/api/organizations/{org_id}/teams", headers=_headers(member_id, warm_settings)
+        f"/api/organizations/{org_id}/teams", headers=headers_of(member_id, warm_settings)
     )
     assert teams.status_code == 200
     permissions = STANDING_OF["org"](org_id).slot(member_id)
@@ -109,7 +97,3 @@ async def test_a_write_between_a_batchs_leases_and_its_fills_has_them_refused(
     found = (await cache.lookup([permissions]))[0]
     assert found.entry is not None and b'"admin"' in found.entry.body
     assert endings[orgs.index(org_id)] is Ending.REFUSED
-
-
-def _headers(user_id: uuid.UUID, settings: ApiSettings) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(user_id, settings)}"}

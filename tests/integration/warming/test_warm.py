@@ -4,30 +4,18 @@ between a warm's load and its fill leaves nothing stale behind (README, "Cache w
 
 from __future__ import annotations
 
-import uuid
-
-import asyncpg
 import httpx
 from fastapi import FastAPI
 
-from collabcache_api.security import issue_token
 from collabcache_api.warming.hot_set import MOST_ACTIVE_USERS
 from collabcache_api.warming.run import WarmOptions, warm
 from collabcache_shared.settings import ApiSettings
-from tests.databases import plain_dsn
+from tests.integration.warming.rows import fetch, headers_of
 
 EVERYONE = WarmOptions(users=1000, studies=1000, concurrency=4)
 ORG_PATHS = ("/api/organizations/{}/members", "/api/organizations/{}/teams")
 STUDY = "/api/collaboration/studies/{}"
 STUDY_PATHS = tuple(STUDY + tail for tail in ("/collaborators", "/comments", "/activity"))
-
-
-async def _fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(plain_dsn(url))
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
 
 
 def without_moment(response: httpx.Response) -> object:
@@ -60,23 +48,23 @@ async def test_a_warm_makes_the_hot_set_hits_with_the_cache_off_bytes(
     assert report.total("filled") == report.planned > 0
     assert report.total("failed") == report.total("refused") == 0
 
-    users = [r[0] for r in await _fetch(warm_db, MOST_ACTIVE_USERS.replace(":n", "$1"), 1000)]
-    memberships = await _fetch(warm_db, "SELECT organization_id, user_id FROM organization_members")
-    collaborations = await _fetch(warm_db, "SELECT study_id, user_id FROM study_collaborators")
+    users = [r[0] for r in await fetch(warm_db, MOST_ACTIVE_USERS.replace(":n", "$1"), 1000)]
+    memberships = await fetch(warm_db, "SELECT organization_id, user_id FROM organization_members")
+    collaborations = await fetch(warm_db, "SELECT study_id, user_id FROM study_collaborators")
     warmed_users = set(users)
     assert warmed_users
     for user_id in users:
-        headers = _headers(user_id, warm_settings)
+        headers = headers_of(user_id, warm_settings)
         for path in ("/api/organizations", "/api/collaboration/studies"):
             await _assert_hit_as_cold(client, cold_client, path, headers)
     for org_id, user_id in memberships:
         if user_id in warmed_users:
-            headers = _headers(user_id, warm_settings)
+            headers = headers_of(user_id, warm_settings)
             for path in (*ORG_PATHS, "/api/organizations/{}/analytics"):
                 await _assert_hit_as_cold(client, cold_client, path.format(org_id), headers)
     for study_id, user_id in collaborations:
         if user_id in warmed_users:
-            headers = _headers(user_id, warm_settings)
+            headers = headers_of(user_id, warm_settings)
             for path in (*STUDY_PATHS, STUDY + "/permissions"):
                 await _assert_hit_as_cold(client, cold_client, path.format(study_id), headers)
 
@@ -89,7 +77,7 @@ async def test_a_write_between_the_warms_load_and_its_fill_leaves_nothing_stale(
     the next read answers the new member."""
     app, client = warm_app
     org_id, owner_id = (
-        await _fetch(
+        await fetch(
             warm_db,
             "SELECT DISTINCT ON (organization_id) organization_id, user_id"
             " FROM organization_members WHERE role = 'owner'"
@@ -97,7 +85,7 @@ async def test_a_write_between_the_warms_load_and_its_fill_leaves_nothing_stale(
         )
     )[0]
     first_member = (
-        await _fetch(
+        await fetch(
             warm_db,
             "SELECT user_id FROM organization_members WHERE organization_id = $1"
             " ORDER BY created_at LIMIT 1",
@@ -105,14 +93,14 @@ async def test_a_write_between_the_warms_load_and_its_fill_leaves_nothing_stale(
         )
     )[0][0]
     newcomer = (
-        await _fetch(
+        await fetch(
             warm_db,
             "SELECT id FROM users WHERE id NOT IN"
             " (SELECT user_id FROM organization_members WHERE organization_id = $1) LIMIT 1",
             org_id,
         )
     )[0][0]
-    owner = _headers(owner_id, warm_settings)
+    owner = headers_of(owner_id, warm_settings)
     writes: list[int] = []
 
     async def a_write_commits() -> None:
@@ -130,13 +118,9 @@ async def test_a_write_between_the_warms_load_and_its_fill_leaves_nothing_stale(
 
     assert writes == [201]
     members = await client.get(
-        f"/api/organizations/{org_id}/members", headers=_headers(first_member, warm_settings)
+        f"/api/organizations/{org_id}/members", headers=headers_of(first_member, warm_settings)
     )
     assert str(newcomer) in {m["user_id"] for m in members.json()["items"]}
     assert members.headers["x-cache"] == "MISS"
     assert report.by_family["ORGANIZATION_MEMBERS"]["refused"] == 1
     assert report.total("refused") == 1
-
-
-def _headers(user_id: uuid.UUID, settings: ApiSettings) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(user_id, settings)}"}

@@ -30,6 +30,7 @@ class Ending(StrEnum):
     FILLED = "filled"
     REFUSED = "refused"  # a write's fence, a lost lease, or another loader's lease
     FRESH = "fresh"  # fresh already (or filled by another meanwhile)
+    FULL = "full"  # not stored: the entry has no room for another field (max_fields)
     NOT_VISIBLE = "not_visible"  # the loader refused it (404, 401)
     UNAVAILABLE = "unavailable"  # Redis not usable: nothing loaded
     FAILED = "failed"  # the load failed
@@ -90,9 +91,16 @@ async def fill_many(
     except RedisUnavailable:
         results = [FillResult.REFUSED] * len(fills)
     for (i, _), result in zip(stored, results, strict=True):
-        endings[i] = Ending.FILLED if result is FillResult.STORED else Ending.REFUSED
+        endings[i] = _ENDING_OF_FILL[result]
         cache.count_fill(result)
     return endings
+
+
+_ENDING_OF_FILL = {
+    FillResult.STORED: Ending.FILLED,
+    FillResult.FULL: Ending.FULL,
+    FillResult.REFUSED: Ending.REFUSED,
+}
 
 
 def _entry(generation: int, body: bytes) -> Entry:

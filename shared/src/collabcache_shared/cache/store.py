@@ -71,6 +71,11 @@ def _lease_of(reply: Any, token: str) -> Lease:
     return Lease(False, filled_meanwhile=True)
 
 
+def _fill_args(slot: Slot, lease: Lease, entry: Entry, ttl_ms: int, max_fields: int) -> list[Any]:
+    """The `FILL` script's ARGV."""
+    return [slot.variant, lease.token, entry.encode(), ttl_ms, lease.invalidations, max_fields]
+
+
 def _int(value: Any) -> int:
     return int(value) if value is not None else 0
 
@@ -159,17 +164,7 @@ class EntryStore:
     ) -> list[FillResult]:
         """`fill` of each (slot, lease, entry), in one round trip (the same script each)."""
         calls = [
-            (
-                self.keys.entry(slot.key),
-                [
-                    slot.variant,
-                    lease.token,
-                    entry.encode(),
-                    ttl_ms,
-                    lease.invalidations,
-                    max_fields,
-                ],
-            )
+            (self.keys.entry(slot.key), _fill_args(slot, lease, entry, ttl_ms, max_fields))
             for slot, lease, entry in fills
         ]
         return [FillResult(int(reply)) for reply in await run_each(self.redis, scripts.FILL, calls)]
@@ -179,14 +174,7 @@ class EntryStore:
     ) -> FillResult:
         reply = await self._fill(
             keys=[self.keys.entry(slot.key)],
-            args=[
-                slot.variant,
-                lease.token,
-                entry.encode(),
-                ttl_ms,
-                lease.invalidations,
-                max_fields,
-            ],
+            args=_fill_args(slot, lease, entry, ttl_ms, max_fields),
         )
         return FillResult(int(reply))
 

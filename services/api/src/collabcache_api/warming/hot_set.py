@@ -58,7 +58,9 @@ def ending_of(result: Result | None) -> Ending:
         return Ending.FRESH
     if result.outcome is Outcome.BYPASS:
         return Ending.UNAVAILABLE
-    return Ending.FILLED if result.fill is FillResult.STORED else Ending.REFUSED
+    if result.fill is FillResult.STORED:
+        return Ending.FILLED
+    return Ending.FULL if result.fill is FillResult.FULL else Ending.REFUSED
 
 
 def read_fill(read: CachedRead, ids: dict[str, uuid.UUID], user_id: uuid.UUID) -> Fill:

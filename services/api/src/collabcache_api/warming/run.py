@@ -64,7 +64,8 @@ class WarmReport:
         yield (
             f"warmed {d['planned']} entries in {d['seconds']:.1f}s: {d['filled']} filled,"
             f" {d['refused']} refused (a write's fence or a lost lease), {d['fresh']} already"
-            f" fresh, {d['not_visible']} not visible (404/401), {d['unavailable']} with Redis"
+            f" fresh, {d['full']} not stored for want of room (CACHE_MAX_*_FIELDS),"
+            f" {d['not_visible']} not visible (404/401), {d['unavailable']} with Redis"
             f" unavailable, {d['failed']} failed; database: {d['database_queries']} queries,"
             f" {d['database_seconds']:.1f}s"
         )
