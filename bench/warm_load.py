@@ -4,9 +4,10 @@ cold cache) serves the load profile's open-loop mix at a fixed rate; a few secon
 warm's own report (what it filled, seconds, database cost) and the latency of the requests
 sent while it ran, beside those sent before it.
 
-    uv run python -m bench.warm_load DATABASE_URL [--variant collabcache] [--rate 50]
+    uv run python -m bench.warm_load DATABASE_URL [--variant collabcache] [--rate 50] [-- ARGS]
 
-DATABASE_URL: a database seeded with `python -m collabcache_api.cli seed ...`.
+DATABASE_URL: a database seeded with `python -m collabcache_api.cli seed ...`; ARGS go to the
+warm command. `--smoke`: a small database of its own (on the server of DATABASE_URL) instead.
 """
 
 from __future__ import annotations
@@ -22,11 +23,24 @@ from bench.load import figures
 from bench.load.generator import OpenLoop, Sample, Tokens
 from bench.load.variants import VARIANTS, running
 from bench.load.workload import Mix, snapshot
+from bench.support import temporary_database
 from collabcache_shared.settings import ApiSettings
 
 MIX_SEED = 2000
 LEAD_SECONDS = 5.0  # the load alone, before the warm starts
 TAIL_SECONDS = 3.0  # the load after the warm ends
+SMOKE_SEED = [
+    "--orgs",
+    "4",
+    "--users",
+    "40",
+    "--teams",
+    "5",
+    "--studies",
+    "12",
+    "--comments",
+    "150",
+]
 
 
 async def measure(
@@ -97,14 +111,23 @@ async def _warm(env: dict[str, str], args: list[str]) -> dict[str, Any]:
     return report
 
 
+async def _smoke(admin_url: str, variant: str) -> dict[str, Any]:
+    async with temporary_database(admin_url, SMOKE_SEED) as database:
+        return await measure(database, variant, 10.0, [])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("database")
+    parser.add_argument("database", nargs="?", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--smoke", action="store_true", help="a small database of its own")
     parser.add_argument("--variant", default="collabcache")
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("warm_args", nargs="*", help="passed to the warm command")
     args = parser.parse_args()
-    result = asyncio.run(measure(args.database, args.variant, args.rate, args.warm_args))
+    if args.smoke:
+        result = asyncio.run(_smoke(args.database, args.variant))
+    else:
+        result = asyncio.run(measure(args.database, args.variant, args.rate, args.warm_args))
     print(json.dumps(result, indent=1))
 
 
