@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 -include .run/stack.env
 export
 
-.PHONY: help install run test test-fast test-unit test-integration lint fmt seed token up down docker-ready migrate asyncapi client bench bench-full bench-report dashboard-fake
+.PHONY: help install run test test-fast test-unit test-integration lint fmt seed token warm up down docker-ready migrate asyncapi client bench bench-full bench-report dashboard-fake
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ seed: .venv/.synced ## load the demo dataset (SEED_SCALE=1.0 by default)
 token: .venv/.synced ## print a bearer token for EMAIL (the last line)
 	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=owner@example.com" >&2; exit 2; }
 	@$(RUN) python -m collabcache_api.cli token "$(EMAIL)"
+
+warm: .venv/.synced ## fill the hottest cache entries now (WARM_ARGS="--users 100 --json" ...)
+	$(RUN) python -m collabcache_api.cli warm $(WARM_ARGS)
 
 bench: .venv/.synced ## quick run of every benchmark (~9 min): bench/results/bench-<stamp>.json
 	$(RUN) python -m bench.run --profile quick

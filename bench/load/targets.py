@@ -101,7 +101,7 @@ def warm_targets(load: dict[str, Any] | None) -> list[Target]:
     goal = "<= 60 s, p99 <= 100 ms"
     first = next(iter(load["variants"]["collabcache"]["phases"].values()), None) if load else None
     warm = first["overall"].get("warm") if first else None
-    if not warm:
+    if not first or not warm:
         return [_target(name, goal, None, None)]
     report, p99 = warm["report"], warm["during"]["p99_ms"]
     filled = report.get("filled", report.get("error", "?"))

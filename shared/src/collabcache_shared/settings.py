@@ -306,6 +306,9 @@ class ApiSettings(AuthSettings, DatabaseSettings):
     # After SIGTERM, how long uvicorn waits for the requests in flight before cancelling them
     # and running the lifespan's shutdown (README, "Configuration").
     api_graceful_shutdown_seconds: int = Field(default=20, gt=0)
+    # Warm the cache in the background after start, in one process of the deployment
+    # (README, "Cache warming").
+    api_warm_on_start: bool = False
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod

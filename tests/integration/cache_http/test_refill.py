@@ -15,6 +15,7 @@ from collabcache_api.caching.reads import CachedRead, declared
 from collabcache_api.caching.refill import refill
 from collabcache_api.main import ROUTERS
 from collabcache_shared.cache.manager import Outcome
+from collabcache_shared.cache.store import FillResult
 from tests.integration.builders import Scene
 from tests.integration.cache_http.endpoints import CACHED_GETS, CachedGet
 
@@ -42,8 +43,11 @@ async def test_a_refilled_read_is_then_a_hit_with_the_loaded_bytes(
     read = declared_read(get.route)
     caller = get.caller(scene)
 
-    assert await refill(container, read, ids_of(scene), caller.id) is Outcome.MISS
-    assert await refill(container, read, ids_of(scene), caller.id) is Outcome.HIT
+    first = await refill(container, read, ids_of(scene), caller.id)
+    assert first is not None and first.outcome is Outcome.MISS
+    assert first.fill is FillResult.STORED
+    again = await refill(container, read, ids_of(scene), caller.id)
+    assert again is not None and again.outcome is Outcome.HIT
 
     hit = await client.get(get.path(scene), headers=caller.headers)
     assert hit.status_code == 200, hit.text

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.sql.expression import Select
 
 from .errors import Forbidden, NotFound
 from .models import (
@@ -122,30 +123,36 @@ async def study_access(
     session: AsyncSession, *, study_id: uuid.UUID, user_id: uuid.UUID
 ) -> StudyAccess:
     """The caller's standing on a study; 404 if the caller may not see it."""
-    row = (
-        await session.execute(
-            select(Study, StudyCollaborator.role, OrganizationMember.role)
-            .outerjoin(
-                StudyCollaborator,
-                (col(StudyCollaborator.study_id) == Study.id)
-                & (col(StudyCollaborator.user_id) == user_id),
-            )
-            .outerjoin(
-                OrganizationMember,
-                (col(OrganizationMember.organization_id) == Study.organization_id)
-                & (col(OrganizationMember.user_id) == user_id),
-            )
-            .where(Study.id == study_id)
-        )
-    ).first()
+    query = studies_with_roles(user_id).where(Study.id == study_id)
+    row = (await session.execute(query)).first()
     if row is None:
         raise NotFound("Study not found")
-    study, study_role, org_role = row
-    access = StudyAccess(
+    access = study_access_of(row[0], row[1], row[2])
+    if not access.can_view:
+        raise NotFound("Study not found")
+    return access
+
+
+def studies_with_roles(user_id: uuid.UUID) -> Select[Study, str, str]:
+    """Studies with the user's role on each and in its organization (None: none)."""
+    return (
+        select(Study, StudyCollaborator.role, OrganizationMember.role)
+        .outerjoin(
+            StudyCollaborator,
+            (col(StudyCollaborator.study_id) == Study.id)
+            & (col(StudyCollaborator.user_id) == user_id),
+        )
+        .outerjoin(
+            OrganizationMember,
+            (col(OrganizationMember.organization_id) == Study.organization_id)
+            & (col(OrganizationMember.user_id) == user_id),
+        )
+    )
+
+
+def study_access_of(study: Study, study_role: str | None, org_role: str | None) -> StudyAccess:
+    return StudyAccess(
         study=study,
         study_role=StudyRole(study_role) if study_role else None,
         org_role=OrgRole(org_role) if org_role else None,
     )
-    if not access.can_view:
-        raise NotFound("Study not found")
-    return access

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from collabcache_shared.background import cancel_until_done
 from collabcache_shared.cache.client import make_redis
 from collabcache_shared.cache.keys import KeySpace
 from collabcache_shared.cache.manager import CacheManager
@@ -141,9 +142,11 @@ def make_lifespan(
     tracer_provider: TracerProvider | None = None,
     *,
     owns_tracer_provider: bool = False,
+    after_start: Callable[[Container], Coroutine[Any, Any, object]] | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """`owns_tracer_provider`: the provider was built for this app, which shuts it down (its
-    last spans sent) after everything else stopped."""
+    last spans sent) after everything else stopped. `after_start`: a background task started
+    once the app is up (the warm at start), cancelled at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -167,9 +170,13 @@ def make_lifespan(
             container.cache_events.start()
         if container.outbox_relay:
             container.outbox_relay.start()
+        started: list[asyncio.Task[object]] = []
+        if after_start is not None:
+            started.append(asyncio.create_task(after_start(container)))
         try:
             yield
         finally:
+            await cancel_until_done(started)
             if container.outbox_relay:
                 await container.outbox_relay.stop()
             if container.refresh_ahead:

@@ -1,9 +1,10 @@
-"""The API's command line: `python -m collabcache_api.cli {migrate,seed,token}`.
+"""The API's command line: `python -m collabcache_api.cli {migrate,seed,token,warm}`.
 
 - `migrate`: apply the schema migrations to `DATABASE_URL`;
 - `seed`: load the deterministic demo dataset (see `seed`), refusing a non-empty database
   unless `--if-empty` makes that a quiet no-op;
-- `token EMAIL`: print a bearer token for that user as the last line of stdout.
+- `token EMAIL`: print a bearer token for that user as the last line of stdout;
+- `warm`: fill the hottest cache entries now (`warming.command`; README, "Cache warming").
 
 Exit codes: 0 done (or nothing to do), 1 refused or failed (message on stderr), 2 bad usage.
 """
@@ -27,6 +28,7 @@ from .security import issue_token
 from .seed import generate
 from .seed_dataset import SeedConfig
 from .seed_load import DatabaseNotEmpty, SeedError, connect, has_users, load, plain_dsn
+from .warming import command as warm_command
 
 
 def _positive_float(text: str) -> float:
@@ -70,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="print a bearer token for a user (last line)")
     token.add_argument("email")
     token.add_argument("--ttl-seconds", type=_count(60), default=None, help="token lifetime")
+    warm_command.add_parser(commands, _count)
     return parser
 
 
@@ -146,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _migrate()
         if args.command == "seed":
             return asyncio.run(_seed(args))
+        if args.command == "warm":
+            return asyncio.run(warm_command.run(args))
         return asyncio.run(_token(args))
     except ValidationError as exc:
         print(f"invalid configuration: {exc}", file=sys.stderr)

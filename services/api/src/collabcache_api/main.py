@@ -30,6 +30,7 @@ from .organizations.endpoints import router as organizations_router
 from .studies.endpoints import router as studies_router
 from .teams.endpoints import router as teams_router
 from .users.endpoints import router as users_router
+from .warming.on_start import warm_on_start
 
 # Headers the browser may read from cross-origin responses (cache state and revalidation).
 EXPOSED_HEADERS = ["ETag", "X-Cache", "Age", "Cache-Control", "X-Request-ID"]
@@ -92,6 +93,7 @@ def create_app(
         outbox_settings,
         tracer_provider,
         owns_tracer_provider=owned,
+        after_start=warm_on_start if settings.api_warm_on_start else None,
     )
     # FastAPIOffline: /docs and /redoc load their scripts from this package, never a CDN.
     # redirect_slashes=False: no redirect built from the request's Host (README, "Security").

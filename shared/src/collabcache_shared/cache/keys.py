@@ -151,6 +151,10 @@ class KeySpace:
         """The family's generation counter: bumping it retires every entry of the family."""
         return f"{self.root}:gen:{{{family.value}}}"
 
+    def lock(self, name: str) -> str:
+        """A deployment-wide lock's key (held by one process: the warm at start)."""
+        return f"{self.root}:lock:{name}"
+
     def stream(self, name: str) -> str:
         """A stream's Redis key (stream names are constants in `collabcache_shared.events`)."""
         return f"{self.prefix}:{name}"

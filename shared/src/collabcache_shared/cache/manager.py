@@ -51,6 +51,14 @@ class Result:
     etag: str
     outcome: Outcome
     age_s: int | None = None
+    # What this call's own fill did (a MISS it loaded); None when it filled nothing itself.
+    fill: FillResult | None = None
+
+
+def entry_of(slot: Slot, generation: int, body: bytes) -> Entry:
+    """What a fill stores: the body, its ETag where the family keeps one, and when."""
+    etag = etag_of(body) if slot.key.policy.stores_etag else ""
+    return Entry(generation, now_ms(), etag, body)
 
 
 class CacheManager:
@@ -97,6 +105,10 @@ class CacheManager:
             self.breaker.record_failure()
             log.warning("redis call failed: %s", type(exc).__name__)
             raise RedisUnavailable from exc
+
+    async def through_breaker(self, op: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """A store operation through the circuit breaker (`batch`); RedisUnavailable."""
+        return await self._redis(op, *args)
 
     async def _available(self) -> bool:
         if not self.breaker.allow():
@@ -244,17 +256,19 @@ class CacheManager:
         if lease.fenced:  # a write is committing: answer from the database, store nothing
             self.counters["fill_fenced"] += 1
             self.counters["miss"] += 1
-            return await self._uncached(load, Outcome.MISS)
+            fenced = await self._uncached(load, Outcome.MISS)
+            return Result(fenced.body, fenced.etag, Outcome.MISS, fill=FillResult.REFUSED)
         try:
             body = await load()
         except BaseException:
             await self._quietly(self.store.release, slot, lease)
             raise
         round_ = flight.next_round()
-        if await self._fill(slot, lease, found.generation, body) is not FillResult.REFUSED:
+        fill = await self._fill(slot, lease, found.generation, body)
+        if fill is not FillResult.REFUSED:
             flight.certify(round_)
         self.counters["miss"] += 1
-        return Result(body, etag_of(body), Outcome.MISS)
+        return Result(body, etag_of(body), Outcome.MISS, fill=fill)
 
     async def _acquire(
         self, slot: Slot, found: Found, mode: str, flight: Flight[Result]
@@ -292,15 +306,17 @@ class CacheManager:
 
     async def _fill(self, slot: Slot, lease: Lease, generation: int, body: bytes) -> FillResult:
         family = slot.key.family
-        etag = etag_of(body) if slot.key.policy.stores_etag else ""
-        entry = Entry(generation, now_ms(), etag, body)
+        entry = entry_of(slot, generation, body)
         ttl_ms = self.settings.ttl_ms(family)
         max_fields = self.settings.max_fields(family)
         stored = await self._quietly(self.store.fill, slot, lease, entry, ttl_ms, max_fields)
         result = FillResult.REFUSED if stored is None else FillResult(stored)
+        self.count_fill(result)
+        return result
+
+    def count_fill(self, result: FillResult) -> None:
         counter = {FillResult.STORED: "fill", FillResult.FULL: "fill_full"}
         self.counters[counter.get(result, "fill_refused")] += 1
-        return result
 
     async def bypass(self, load: Loader) -> Result:
         """Answer from the loader alone (Redis is not usable now)."""

@@ -22,6 +22,7 @@ from redis.exceptions import NoScriptError
 from . import scripts
 from .entry import DATA, STALE_SINCE, Entry
 from .keys import POLICIES, CacheKey, KeySpace
+from .pipelined import run_each
 
 AnyRedis = Redis | RedisCluster
 # Per entry, the ids of the events a write's clear certifies it for (`scripts.INVALIDATE`).
@@ -58,6 +59,23 @@ class Lease:
     filled_meanwhile: bool = False
     wait_ms: int = 0
     fenced: bool = False  # a write is committing: load and answer, never fill
+
+
+def _lease_of(reply: Any, token: str) -> Lease:
+    """A `LEASE` script's reply, read."""
+    status = int(reply[0])
+    if status == 1:
+        return Lease(True, token, invalidations=int(reply[1]))
+    if status == 2:
+        return Lease(False, wait_ms=int(reply[1]))
+    if status == 3:
+        return Lease(False, fenced=True)
+    return Lease(False, filled_meanwhile=True)
+
+
+def _fill_args(slot: Slot, lease: Lease, entry: Entry, ttl_ms: int, max_fields: int) -> list[Any]:
+    """The `FILL` script's ARGV."""
+    return [slot.variant, lease.token, entry.encode(), ttl_ms, lease.invalidations, max_fields]
 
 
 def _int(value: Any) -> int:
@@ -120,28 +138,45 @@ class EntryStore:
             keys=[self.keys.entry(slot.key)],
             args=[slot.variant, token, now_ms, lease_ms, generation, ttl_ms, mode, fence_s],
         )
-        status = int(reply[0])
-        if status == 1:
-            return Lease(True, token, invalidations=int(reply[1]))
-        if status == 2:
-            return Lease(False, wait_ms=int(reply[1]))
-        if status == 3:
-            return Lease(False, fenced=True)
-        return Lease(False, filled_meanwhile=True)
+        return _lease_of(reply, token)
+
+    async def lease_many(
+        self,
+        wanted: Sequence[tuple[Slot, int]],
+        now_ms: int,
+        lease_ms: int,
+        mode: str,
+        ttl_ms: int,
+        fence_s: int = 0,
+    ) -> list[Lease]:
+        """`lease` of each (slot, generation), in one round trip (the same script each)."""
+        tokens = [uuid.uuid4().hex for _ in wanted]
+        calls = [
+            (
+                self.keys.entry(slot.key),
+                [slot.variant, token, now_ms, lease_ms, generation, ttl_ms, mode, fence_s],
+            )
+            for (slot, generation), token in zip(wanted, tokens, strict=True)
+        ]
+        replies = await run_each(self.redis, scripts.LEASE, calls)
+        return [_lease_of(reply, token) for reply, token in zip(replies, tokens, strict=True)]
+
+    async def fill_many(
+        self, fills: Sequence[tuple[Slot, Lease, Entry]], ttl_ms: int, max_fields: int
+    ) -> list[FillResult]:
+        """`fill` of each (slot, lease, entry), in one round trip (the same script each)."""
+        calls = [
+            (self.keys.entry(slot.key), _fill_args(slot, lease, entry, ttl_ms, max_fields))
+            for slot, lease, entry in fills
+        ]
+        return [FillResult(int(reply)) for reply in await run_each(self.redis, scripts.FILL, calls)]
 
     async def fill(
         self, slot: Slot, lease: Lease, entry: Entry, ttl_ms: int, max_fields: int
     ) -> FillResult:
         reply = await self._fill(
             keys=[self.keys.entry(slot.key)],
-            args=[
-                slot.variant,
-                lease.token,
-                entry.encode(),
-                ttl_ms,
-                lease.invalidations,
-                max_fields,
-            ],
+            args=_fill_args(slot, lease, entry, ttl_ms, max_fields),
         )
         return FillResult(int(reply))
 

@@ -38,7 +38,7 @@ from collabcache_shared.cache.keys import CacheKey, Family
 from collabcache_shared.cache.manager import Result
 from collabcache_shared.cache.store import Slot
 
-from .. import access
+from .. import access, access_many
 from ..access import StudyRoles
 from ..errors import UNKNOWN_USER, NotFound, Unauthorized
 from ..models import OrgRole, StudyRole
@@ -220,3 +220,25 @@ async def _study(session: AsyncSession, *, user_id: uuid.UUID, resource_id: uuid
 
 
 _LOADERS = {"org": _org, "team": _team, "study": _study}
+STANDING_OF = {"org": org_standing, "team": team_standing, "study": study_standing}
+
+
+async def load_standings(
+    session: AsyncSession, user_id: uuid.UUID, kind: str, resource_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, bytes]:
+    """The records of the user's standings on many resources of one kind, by one query: those
+    the user may see (a warm's batch, `warming`)."""
+    if kind == "org":
+        roles = await access_many.org_roles(session, user_id=user_id, org_ids=resource_ids)
+        return {rid: encode_org_standing(role) for rid, role in roles.items()}
+    if kind == "team":
+        teams = await access_many.team_roles(session, user_id=user_id, team_ids=resource_ids)
+        return {
+            rid: encode_team_standing(role, team.organization_id)
+            for rid, (team, role) in teams.items()
+        }
+    studies = await access_many.study_accesses(session, user_id=user_id, study_ids=resource_ids)
+    return {
+        rid: encode_study_standing(found.study_role, found.org_role)
+        for rid, found in studies.items()
+    }

@@ -106,7 +106,8 @@ class RefreshAhead:
         read, ids, user_id = reload
         try:
             async with self._running:
-                outcome = await refill(self.container, read, ids, user_id)
+                result = await refill(self.container, read, ids, user_id)
+            outcome = result.outcome if result is not None else None
             self.counters[_COUNTED.get(outcome, "refused")] += 1
         except Exception:
             self.counters["failed"] += 1

@@ -1,0 +1,45 @@
+"""`python -m collabcache_api.cli warm`: exit code, the report, a progress bar only on a
+terminal (or when asked)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from collabcache_api.cli import main
+
+SMALL_WARM = ["warm", "--users", "5", "--studies", "5", "--concurrency", "2"]
+
+
+@pytest.fixture
+def warm_env(monkeypatch: pytest.MonkeyPatch, warm_db: str, servers: dict[str, str]) -> None:
+    monkeypatch.setenv("DATABASE_URL", warm_db)
+    monkeypatch.setenv("REDIS_URL", servers["redis"])
+    monkeypatch.setenv("REDIS_KEY_PREFIX", f"ccwarmcli:{uuid.uuid4().hex[:12]}")
+
+
+def test_warm_prints_a_json_report_and_no_progress_off_a_terminal(
+    warm_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*SMALL_WARM, "--json"]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["planned"] == report["filled"] > 0
+    assert report["families"]["ORGANIZATION_MEMBERS"]["filled"] == 4  # every organization
+    assert report["database_queries"] >= report["filled"]
+    assert "warming" not in err  # stderr is no terminal here: no bar
+
+    assert main([*SMALL_WARM, "--progress"]) == 0  # again: everything is fresh now
+    out, err = capsys.readouterr()
+    assert out.startswith(f"warmed {report['planned']} entries")
+    assert f"0 filled, 0 refused (a write's fence or a lost lease), {report['planned']}" in out
+    assert "warming" in err  # the bar, asked for
+
+
+@pytest.mark.parametrize("args", [["warm", "--concurrency", "0"], ["warm", "--users", "x"]])
+def test_bad_warm_usage_exits_2(args: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
