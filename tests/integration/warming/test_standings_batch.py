@@ -8,8 +8,9 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from collabcache_api.caching.access_records import STANDING_OF
+from collabcache_api.caching.access_records import STANDING_OF, decode_org_standing
 from collabcache_api.caching.refill import refill_standings
+from collabcache_api.models import OrgRole
 from collabcache_shared.cache.batch import Ending
 from collabcache_shared.cache.entry import DATA, Entry
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
@@ -95,5 +96,5 @@ async def test_a_write_between_a_batchs_leases_and_its_fills_has_them_refused(
     permissions = STANDING_OF["org"](org_id).slot(member_id)
     cache = app.state.container.cache
     found = (await cache.lookup([permissions]))[0]
-    assert found.entry is not None and b'"admin"' in found.entry.body
+    assert found.entry is not None and decode_org_standing(found.entry.body) is OrgRole.ADMIN
     assert endings[orgs.index(org_id)] is Ending.REFUSED
