@@ -30,6 +30,9 @@ class Profile:
     start_all_first: bool = False
     # API worker processes per variant; None: `API_WORKERS` or the product's default.
     api_workers: int | None = None
+    # The warm command's arguments (README, "Cache warming"), run during the first phase: the
+    # hot set it fills (the most active users and studies).
+    warm_args: tuple[str, ...] = ("--users", "3000", "--studies", "3000")
 
 
 PROFILES = {
@@ -40,6 +43,7 @@ PROFILES = {
         0.2,
         start_all_first=True,
         api_workers=1,  # eight processes would start at once on a CI machine
+        warm_args=("--users", "100", "--studies", "50"),
     ),
     "quick": Profile(
         "quick",

@@ -32,16 +32,21 @@ WARM_UP_CALLS = 40  # GETs sent one by one before the first phase
 
 
 async def _phase(
-    run: Running, loop: OpenLoop, data: Dataset, index: int, phase: Phase, warms: bool = False
+    run: Running,
+    loop: OpenLoop,
+    data: Dataset,
+    index: int,
+    phase: Phase,
+    warm_args: tuple[str, ...] | None = None,
 ) -> tuple[list[Sample], dict[str, Any]]:
-    """One phase of the mix at its rate; `warms`: the warm command runs meanwhile (README,
+    """One phase of the mix at its rate; `warm_args`: the warm command runs meanwhile (README,
     "Cache warming"), and the phase lasts until it is done (at least its own seconds)."""
     run.cpu.start()
     started = time.monotonic()
     mix = Mix(data, MIX_SEED + index)
     warmed: dict[str, Any] | None = None
-    if warms:
-        warm = asyncio.create_task(warm_command(run.api.env))
+    if warm_args is not None:
+        warm = asyncio.create_task(warm_command(run.api.env, warm_args))
         samples = await loop.run_while(mix, phase.rate, phase.seconds, warm)
         report, warm_s = await warm
         during = [s for s in samples if s.offset_s < warm_s]
@@ -59,12 +64,12 @@ async def _phase(
     return samples, counted
 
 
-async def warm_command(env: dict[str, str]) -> tuple[dict[str, Any], float]:
+async def warm_command(env: dict[str, str], args: tuple[str, ...]) -> tuple[dict[str, Any], float]:
     """`collabcache_api.cli warm --json` against a variant's database and Redis, as an operator
     runs it: its report, and its wall time from launch (the process's start included)."""
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "collabcache_api.cli", "warm", "--json", "--no-progress",
+        sys.executable, "-m", "collabcache_api.cli", "warm", "--json", "--no-progress", *args,
         env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, _ = await process.communicate()
@@ -90,7 +95,8 @@ async def run_variant(
     try:
         for index, phase in enumerate(profile.phases):
             warms = index == 0 and variant.warms
-            samples, counted = await _phase(run, loop, data, index, phase, warms)
+            warm_args = profile.warm_args if warms else None
+            samples, counted = await _phase(run, loop, data, index, phase, warm_args)
             phases[phase.name] = {
                 "rate_per_s": phase.rate,
                 "seconds": round(max(s.offset_s for s in samples), 1) if warms else phase.seconds,

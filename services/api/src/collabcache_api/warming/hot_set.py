@@ -102,16 +102,14 @@ MOST_ACTIVE_STUDIES = (
     "  WHERE c.study_id = a.study_id ORDER BY c.user_id LIMIT 1)"
     " FROM activity a GROUP BY a.study_id ORDER BY count(*) DESC, a.study_id LIMIT :n"
 )
-# A user's standings (`access`): their organizations, the teams of those, the studies they
-# collaborate on and those of the organizations they manage.
+# The standings a user's own pages need first, for many users at once: their organizations
+# and the studies they collaborate on. Their standings on teams and on the other studies of
+# organizations they manage are filled by their first read.
 USER_STANDINGS = (
-    "SELECT 'org', m.organization_id FROM organization_members m WHERE m.user_id = :u"
-    " UNION ALL SELECT 'team', t.id FROM teams t JOIN organization_members m"
-    "  ON m.organization_id = t.organization_id WHERE m.user_id = :u"
-    " UNION SELECT 'study', c.study_id FROM study_collaborators c WHERE c.user_id = :u"
-    " UNION SELECT 'study', s.id FROM studies s JOIN organization_members m"
-    "  ON m.organization_id = s.organization_id"
-    "  WHERE m.user_id = :u AND m.role IN ('owner', 'admin')"
+    "SELECT user_id, 'org', organization_id FROM organization_members"
+    " WHERE user_id = ANY(:users)"
+    " UNION ALL SELECT user_id, 'study', study_id FROM study_collaborators"
+    " WHERE user_id = ANY(:users)"
 )
 
 
@@ -125,7 +123,9 @@ async def plan(container: Container, *, users: int, studies: int) -> list[Fill]:
         orgs = await _rows(session, ORG_MEMBER)
         teams = await _rows(session, TEAM_MEMBER)
         top_users = [u for (u,) in await _rows(session, MOST_ACTIVE_USERS, n=users)]
-        standings = [await _rows(session, USER_STANDINGS, u=u) for u in top_users]
+        standings: dict[uuid.UUID, list[tuple[str, uuid.UUID]]] = {u: [] for u in top_users}
+        for user_id, kind, resource_id in await _rows(session, USER_STANDINGS, users=top_users):
+            standings[user_id].append((kind, resource_id))
         top_studies = await _rows(session, MOST_ACTIVE_STUDIES, n=studies)
     return [
         *(read_fill(r, {"org_id": o}, u) for o, u in orgs for r in ORGANIZATION_READS),
@@ -135,10 +135,13 @@ async def plan(container: Container, *, users: int, studies: int) -> list[Fill]:
     ]
 
 
-def _user_fills(top_users: list[uuid.UUID], standings: list[Sequence[Any]]) -> Iterator[Fill]:
-    for user_id, own in zip(top_users, standings, strict=True):
+def _user_fills(
+    top_users: list[uuid.UUID], standings: dict[uuid.UUID, list[tuple[str, uuid.UUID]]]
+) -> Iterator[Fill]:
+    for user_id in top_users:
+        own = standings[user_id]
         yield user_fill(user_id)
-        for kind in ("org", "team", "study"):
+        for kind in ("org", "study"):
             ids = [rid for k, rid in own if k == kind]
             for start in range(0, len(ids), STANDINGS_BATCH):
                 yield standings_fill(user_id, kind, ids[start : start + STANDINGS_BATCH])
