@@ -27,20 +27,18 @@ LIMITS = {
         "hot entry under a fence each go to PostgreSQL"
     ),
     "peak": (
-        "the peak is served (199.9-200 of 200 req/s) but its p99 varies from run to run, 30 ms "
-        "to 0.6 s, for TTL-only as much as for collabcache (this run: 414 vs 431 ms). The "
-        "machine is not saturated on average (about 1.2 of 2 cores busy, see 'What limits each "
-        "phase'): the waits come in bursts. Likely cause, not yet proven: each of the "
-        "generator's 64 keep-alive connections stays with the API worker that accepted it, so "
-        "a worker busy with a run of misses queues its connections' requests while the other "
-        "has room; with 1 worker the peak queues every time (p99 0.6 s)"
+        "met on 2026-12-03 (p99 21 ms at 200 req/s) once each API worker listens on a socket "
+        "of its own (`SO_REUSEPORT`): with one shared socket, the generator's 64 keep-alive "
+        "connections all stayed with the worker that accepted first (64 of 64, measured), "
+        "which queued the peak while the other idled (p99 30 ms to 0.6 s, run to run)"
     ),
     "hit rate": (
-        "the quick profile gives each variant 20 s of load on 10,000 Zipf-drawn users and "
-        "5,000 studies: most keys are read for the first time during the run (the warming "
-        "curve is still climbing when it ends), and every write deletes what it changed, so "
-        "the next read is a miss by design. The full profile's 15 minutes before the peak is "
-        "what can show the steady-state rate (`make bench-full`, ~3.5 h; not run here)"
+        "after the warm (3,000 most active users and 3,000 studies of 10,000 and 5,000) the "
+        "misses are the Zipf tail: requests of users and studies the warm left out, first read "
+        "during the 14 s after it, and entries a write dropped that were not hot enough for "
+        "refresh-ahead; the study pages miss most (86-89%). Warming every user and study took "
+        "93 s on this machine (58,921 entries), over the warm's 60 s budget; the quick "
+        "profile's 14 s after warming is too short for the tail to fill by reads"
     ),
     "stale reads": (
         "each stale read is listed in the results file (`stale_examples`: path, X-Cache, time "
@@ -49,14 +47,15 @@ LIMITS = {
         "fixed and has a regression test"
     ),
     "database reads": (
-        "bounded by the hit rate: at ~61% hits a request still averages 1.2 queries (a miss "
-        "costs 2-3, a write several), so this follows the hit rate above"
+        "follows the hit rate: a miss costs 2-3 queries and a write 6-8, and refresh-ahead's "
+        "loads after writes (background reads, counted) add about 0.05 per request"
     ),
     "analytics cached": (
-        "the cached side (~3 ms at p50, client included) is the FastAPI stack around a hit, "
-        "the same for every endpoint; the uncached side is one aggregate query over a seeded "
-        "organization (tens of members), ~20 ms. Larger organizations widen the gap; the "
-        "ratio is bounded by the per-request cost of a hit (see the throughput ratio)"
+        "the cached side (~1 ms at p50, client included) is the hit path; the uncached side is "
+        "one aggregate query over a seeded organization (tens of members), ~17-20 ms. This run "
+        "measured 14.3x where the run of 2026-12-03T00:39 measured 19.8x (0.93 vs 18.4 ms); in "
+        "this run the bare Redis-GET app also cost 316 µs of CPU per request against 177 µs "
+        "then, i.e. the machine was slower throughout, which the small cached side feels most"
     ),
     "cache-event emission": (
         "noise at this scale: the figure compares p50s of a few milliseconds summed over eight "
@@ -75,6 +74,12 @@ LIMITS = {
         "as for the throughput above: the hit path does more than the bare app (the caller, "
         "their standing and the page in one script call, a cache event, the security and CORS "
         "headers) and skips FastAPI, which is about what the extra work costs"
+    ),
+    "warming": (
+        "the warm process's own work took 57.6 s of its 62.4 s (the rest: the process's start "
+        "and its plan); it runs fills four at a time in one Python process, CPU-bound (about "
+        "1.4 ms of CPU per entry); the API's p99 meanwhile stayed under 100 ms (90 ms). "
+        "A smaller hot set meets the time at the cost of the hit rate after it"
     ),
     "Redis memory": (
         "the permission records: one per user per organization, team and study they have "
@@ -134,12 +139,15 @@ def method_section(load: dict[str, Any] | None) -> list[str]:
         "omission). Here request *i* is due at start + i/rate and its latency runs from that "
         "scheduled time; requests share a fixed pool of 64 keep-alive connections (as wrk2 "
         "does), so waiting for a free connection counts too.",
-        "- Mix: users drawn by a Zipf law (weight 1/rank); organization dashboard (my "
+        "- Mix: users ranked by their activity (the most active first) and drawn by a Zipf law "
+        "(weight 1/rank); organization dashboard (my "
         "organizations, members, teams, analytics) and study page (collaborators, comments, "
         "activity, permissions); 3% writes: comments, membership and collaborator role "
         "changes, by owners, so every write is allowed.",
         f"- Phases per variant, from a cold cache: {phases}. The first phase's hit rate per "
-        "second is the warming curve; 'after warming' means the other phases.",
+        "second is the warming curve; 'after warming' means the other phases. For collabcache and "
+        "TTL-only the warm command runs during the first phase (which then lasts until it is "
+        "done): README, 'Cache warming'.",
         f"- Every variant's API runs {load.get('api_workers', 1)} uvicorn worker process(es) "
         "(`API_WORKERS`).",
         "- Variants, one after another, each on its own private `redis-server`: **collabcache** "
@@ -151,7 +159,8 @@ def method_section(load: dict[str, Any] | None) -> list[str]:
         "entries live their TTL, including a removed collaborator's access). Only collabcache "
         "runs the outbox relay (nobody else consumes its events).",
         "- Database queries are counted, not estimated: `bench/apps/counting_api.py` counts "
-        "SQLAlchemy's `before_cursor_execute` for statements run on behalf of a request.",
+        "SQLAlchemy's `before_cursor_execute` for statements run on behalf of a request, "
+        "including what its tasks read after the response (refresh-ahead, stale refreshes).",
         f"- Stale reads: {load['oracle_share']:.0%} of the GETs are read again right after "
         "their response from a cache-off API on the same database (the oracle); a differing "
         "body (`generated_at` aside) is stale unless one of the bench's writes was in flight "
