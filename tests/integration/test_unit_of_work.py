@@ -44,7 +44,7 @@ class Looking:
     def check_may_commit(self) -> None:
         return None
 
-    async def after_commit(self) -> None:
+    async def after_commit(self, committed: bool) -> None:
         await self._look("after commit")
 
 

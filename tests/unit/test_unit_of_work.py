@@ -78,8 +78,8 @@ class Steps:
     def check_may_commit(self) -> None:
         self._step("check deadline")
 
-    async def after_commit(self) -> None:
-        self._step("clear")
+    async def after_commit(self, committed: bool) -> None:
+        self._step("clear" if committed else "clear, certifying nothing")
 
 
 async def write(log: list[str], steps: Steps | None, **session: bool) -> None:
@@ -107,15 +107,20 @@ async def test_a_write_past_its_deadline_rolls_back_and_still_clears_its_fence()
     log: list[str] = []
     with pytest.raises(Boom, match="check deadline"):
         await write(log, Steps(log, fail="check deadline"))
-    assert log == ["handler", "collect events", "fence", "check deadline", "clear", "rollback"]
+    assert log == [
+        "handler", "collect events", "fence", "check deadline", "clear, certifying nothing",
+        "rollback",
+    ]  # fmt: skip
 
 
 async def test_a_failed_commit_still_clears_since_it_may_have_committed() -> None:
+    """...but certifies nothing: the commit may become visible after the clear, and a value
+    read meanwhile must not be spared by the invalidator's drop."""
     log: list[str] = []
     with pytest.raises(Boom, match="commit"):
         await write(log, Steps(log), commit_fails=True)
     tried = ["handler", "collect events", "fence", "check deadline", "commit"]
-    assert log == [*tried, "clear", "rollback"]
+    assert log == [*tried, "clear, certifying nothing", "rollback"]
 
 
 async def test_a_handler_error_rolls_back_before_any_step() -> None:
@@ -144,16 +149,16 @@ class FakeFences:
     def __init__(self, log: list[Any], *, unavailable: bool = False) -> None:
         self.log, self.unavailable = log, unavailable
 
-    async def place(self, keys: Any, certify: Any = None) -> object | None:
+    async def place(self, keys: Any, certify: Any = None) -> Fence | None:
         keys = set(keys)
         if self.unavailable:
             raise FenceUnavailable
         self.log.append(("place", keys))
-        self.certify = certify
-        return ("fence", frozenset(keys)) if keys else None
+        far = time.monotonic() + 60
+        return Fence(tuple(sorted(keys, key=str)), "t", 0.0, far, far, certify) if keys else None
 
-    async def clear(self, fence: object) -> bool:
-        self.log.append(("clear", fence))
+    async def clear(self, fence: Fence) -> bool:
+        self.log.append(("clear", frozenset(fence.keys), dict(fence.certify)))
         return True
 
 
@@ -173,10 +178,21 @@ async def test_the_cache_protocol_fences_the_keys_its_events_name_and_clears_tha
     keys = keys_for_events([RENAMED])
     assert CacheKey.of(Family.ORGANIZATION_ANALYTICS, ORG) in keys
     assert isinstance(after, ClearFence) and cache.log == [("place", keys)]
-    # Its clear will certify each entry for the event (the invalidator's drop then spares it).
-    assert cache.fences.certify == {key: [RENAMED.id.hex] for key in keys}
-    await after.after_commit()
-    assert cache.log[-1] == ("clear", ("fence", frozenset(keys)))
+    await after.after_commit(True)
+    # The clear certifies each entry for the event (the invalidator's drop then spares it).
+    certified = {key: [RENAMED.id.hex] for key in keys}
+    assert cache.log[-1] == ("clear", frozenset(keys), certified)
+
+
+async def test_a_commit_that_did_not_return_is_cleared_without_certificates_nor_refresh() -> None:
+    cache, refreshed = FakeCache(), list[Any]()
+    protocol = FencedCache(cache, fence_required=True, after_clear=refreshed.append)  # type: ignore[arg-type]
+    after = await protocol.before_commit([RENAMED])
+    await after.after_commit(False)
+    assert cache.log[-1] == ("clear", frozenset(keys_for_events([RENAMED])), {})
+    assert refreshed == []
+    await (await protocol.before_commit([RENAMED])).after_commit(True)
+    assert cache.log[-1][2] and len(refreshed) == 1
 
 
 async def test_a_required_fence_that_cannot_be_placed_stops_the_write() -> None:
@@ -189,7 +205,7 @@ async def test_an_optional_fence_that_cannot_be_placed_drops_the_entries_after_c
     after = await FencedCache(cache, fence_required=False).before_commit([RENAMED])  # type: ignore[arg-type]
     assert isinstance(after, DropAfterCommit) and cache.log == []
     after.check_may_commit()
-    await after.after_commit()
+    await after.after_commit(True)
     assert cache.log == [("invalidate", keys_for_events([RENAMED]))]
 
 

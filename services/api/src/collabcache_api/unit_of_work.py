@@ -11,7 +11,8 @@ cache entry the write affects (`collabcache_shared.invalidation`), a fence goes 
 reader can fill one with what it read before the commit, the commit, then the fence comes down
 and the entries are dropped, before the response is sent. A before-commit step that raises
 means no commit (a fence that cannot be placed: 503, nothing changed); the after-commit step
-runs whether or not the commit answered, since clearing is always safe.
+runs whether or not the commit answered, since clearing is always safe, but certifies the
+entries only after a commit that returned.
 
 Services and repositories never commit: a request's transaction commits here, a background
 load's through `db.unit_of_work`, which is this same class with no step.
@@ -19,6 +20,7 @@ load's through `db.unit_of_work`, which is this same class with no step.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -46,8 +48,9 @@ class AfterCommit(Protocol):
     def check_may_commit(self) -> None:
         """Raise to roll back instead of committing (called just before the commit)."""
 
-    async def after_commit(self) -> None:
-        """Runs once the commit was tried, whether or not it answered."""
+    async def after_commit(self, committed: bool) -> None:
+        """Runs once the commit was tried, whether or not it answered (`committed`: it
+        returned; otherwise it raised or was cancelled, and may yet become visible)."""
 
 
 class CommitProtocol(Protocol):
@@ -85,11 +88,13 @@ class UnitOfWork:
             await self.session.commit()
             return
         after = await self.protocol.before_commit(await self.collect_new_events())
+        committed = False
         try:
             after.check_may_commit()
             await self.session.commit()
+            committed = True
         finally:
-            await after.after_commit()
+            await after.after_commit(committed)
 
     async def rollback(self) -> None:
         await self.session.rollback()
@@ -128,10 +133,14 @@ class ClearFence:
     def check_may_commit(self) -> None:
         self.fence.check_deadline()  # FenceExpired: the fence may be gone before the commit
 
-    async def after_commit(self) -> None:
-        cleared = await self.cache.fences.clear(self.fence)  # retried until it would expire
-        if cleared and self.after_clear is not None:
-            self.after_clear(self.fence.keys)
+    async def after_commit(self, committed: bool) -> None:
+        """Clear the fence (retried until it would expire). Only a commit that returned is
+        certain to be visible to every later read: only then does the clear certify the
+        entries (README, "The fenced cache protocol", point 5) and refresh the hot ones."""
+        fence = self.fence if committed else dataclasses.replace(self.fence, certify={})
+        cleared = await self.cache.fences.clear(fence)
+        if cleared and committed and self.after_clear is not None:
+            self.after_clear(fence.keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +153,7 @@ class DropAfterCommit:
     def check_may_commit(self) -> None:
         return None
 
-    async def after_commit(self) -> None:
+    async def after_commit(self, committed: bool) -> None:
         await self.cache.invalidate(self.keys)
 
 
@@ -152,7 +161,7 @@ class NothingAfterCommit:
     def check_may_commit(self) -> None:
         return None
 
-    async def after_commit(self) -> None:
+    async def after_commit(self, committed: bool) -> None:
         return None
 
 
