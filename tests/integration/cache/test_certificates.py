@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from collabcache_shared.cache.entry import CERTIFIED
+from collabcache_shared.cache.fences import MAX_CERTIFICATES
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
 from collabcache_shared.cache.manager import CacheManager, Outcome
 from collabcache_shared.cache.store import AnyRedis, EntryStore, Slot
@@ -105,4 +106,20 @@ async def test_a_later_writes_fence_takes_the_certificate_away(
     await b.fences.clear(second)
     await a.get_or_load(slot, db.load)
     await drop(a, slot, EVENT)  # the first write's event, certified no longer
+    assert not await redis.exists(keyspace.entry(slot.key))
+
+
+async def test_an_entry_affected_by_many_events_of_one_write_is_not_certified(
+    redis: AnyRedis, keyspace: KeySpace
+) -> None:
+    """Certificates are fields of the entry: past a few, none is left (the drop goes ahead)."""
+    a = replica(redis, keyspace)
+    slot, db = members(), Database()
+    events = [uuid.uuid4().hex for _ in range(MAX_CERTIFICATES + 1)]
+    fence = await a.fences.place([slot.key], {slot.key: events})
+    assert fence is not None and fence.certify == {}
+    await a.fences.clear(fence)
+    assert not await redis.exists(keyspace.entry(slot.key))
+    await a.get_or_load(slot, db.load)
+    await drop(a, slot, *events)
     assert not await redis.exists(keyspace.entry(slot.key))

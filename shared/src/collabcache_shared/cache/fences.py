@@ -31,6 +31,10 @@ from .store import Certificates, EntryStore
 log = logging.getLogger(__name__)
 CLEAR_RETRY_SECONDS = (0.02, 0.05, 0.1, 0.2)
 CERTIFICATE_SECONDS = 60
+# An entry a write affects through more events than this is not certified (its drop goes
+# ahead): certificates are fields of the entry, and one left unused (its event applied while
+# the fence was up) takes a field until the entry's next write or expiry.
+MAX_CERTIFICATES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +79,8 @@ class Fences:
         self.counters["placed"] += 1
         expires_at = placed_at + settings.fence_seconds
         commit_by = expires_at - settings.fence_commit_margin_seconds
-        return Fence(keys, token, placed_at, expires_at, commit_by, certify or {})
+        bounded = {k: ids for k, ids in (certify or {}).items() if len(ids) <= MAX_CERTIFICATES}
+        return Fence(keys, token, placed_at, expires_at, commit_by, bounded)
 
     async def clear(self, fence: Fence) -> bool:
         """Take the committed write's fence down; retried until the fence would expire."""
