@@ -33,7 +33,6 @@ BENCHES = {
         ("| bare Redis GET |", "Ratio cached / bare:"),
     ),
     "bench.request_cpu": (("--smoke",), ("redis-server",), ("| hit |", "| miss |", "| write |")),
-    "bench.warm_load": (("--smoke",), ("redis-server",), ('"during_warm"', '"filled"')),
     "bench.memory": (
         ("--profile", "smoke"),
         ("redis-server",),

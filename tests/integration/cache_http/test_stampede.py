@@ -119,7 +119,11 @@ async def test_two_processes_load_a_cold_entry_once(
     await leader
     assert loads == 1
     assert first.counters["miss"] == 1 and first.counters["fill"] == 1
-    assert second.counters["miss"] == 0 and second.counters["hit"] == 1
+    # The second process never loaded: each of its readers found the value (a hit: after
+    # waiting for the lease, or at once if its first lookup came after the fill) or shared
+    # its process's flight that found it; how many of each depends on the machine's timing.
+    assert second.counters["miss"] == 0 and second.counters["hit"] >= 1
+    assert second.counters["hit"] + second.counters["flight_joined"] == 50
     assert Outcome.HIT in follower  # waited for the lease holder's value, did not load
 
 
