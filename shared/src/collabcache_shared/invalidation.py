@@ -148,8 +148,15 @@ def keys_for_events(events: Iterable[DomainEvent | _Payload]) -> set[CacheKey]:
 def certificates_for(events: Iterable[DomainEvent]) -> dict[CacheKey, list[str]]:
     """Per entry the events affect, their ids: what a write's clear certifies the entry for
     and the invalidator's drop of those events looks for (README, "The fenced cache protocol")."""
+    return certificates_of((event, dict.fromkeys(keys_for(event.payload))) for event in events)
+
+
+def certificates_of(
+    affected: Iterable[tuple[DomainEvent, Iterable[CacheKey]]],
+) -> dict[CacheKey, list[str]]:
+    """`certificates_for`, from each event's entries already named (each entry once)."""
     certificates: dict[CacheKey, list[str]] = {}
-    for event in events:
-        for key in keys_for(event.payload):
+    for event, keys in affected:
+        for key in keys:
             certificates.setdefault(key, []).append(event.id.hex)
     return certificates

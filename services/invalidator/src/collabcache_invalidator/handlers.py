@@ -11,7 +11,7 @@ from typing import Protocol
 from collabcache_shared.cache.keys import CacheKey
 from collabcache_shared.cache.store import Certificates
 from collabcache_shared.events import DomainEvent
-from collabcache_shared.invalidation import certificates_for, keys_for
+from collabcache_shared.invalidation import certificates_of, keys_for
 
 from .metrics import InvalidatorMetrics
 
@@ -31,10 +31,10 @@ async def apply_batch(events: Sequence[DomainEvent], store: Invalidates, at_ms: 
     as for one event) in one pipelined round trip, sparing an entry that the writes' own clears
     certified for every event of the batch affecting it; returns each event's own count (the
     entries it affects), in order. All or nothing: on failure, none counts as applied."""
-    affected = [set(keys_for(event.payload)) for event in events]
-    certificates = certificates_for(events)
+    affected = [(event, set(keys_for(event.payload))) for event in events]
+    certificates = certificates_of(affected)  # the rules applied once per event
     await store.invalidate(certificates.keys(), at_ms, certificates)
-    return [len(keys) for keys in affected]
+    return [len(keys) for _, keys in affected]
 
 
 # Records an applied event for the metrics service: (event, entries invalidated, when).
