@@ -31,18 +31,23 @@ async def test_batched_standings_are_the_single_loaders_bytes(
     warm_redis: RedisSettings,
     redis: Redis,
 ) -> None:
+    """Two users' standings on each kind in one batch: each record is the one-at-a-time
+    loader's bytes, and a resource the user may not see is NOT_VISIBLE, with nothing stored."""
     container = warm_app[0].state.container
     members = await fetch(warm_db, "SELECT DISTINCT user_id FROM organization_members")
-    user_id = members[0][0]
-    key = KeySpace(prefix=warm_redis.key_prefix).entry(
-        CacheKey.of(Family.USER_PERMISSIONS, user_id)
-    )
+    users = [members[0][0], members[-1][0]]
+    keys = KeySpace(prefix=warm_redis.key_prefix)
     for kind, sql in KIND_QUERIES.items():
-        ids = [r[0] for r in await fetch(warm_db, sql, *([user_id] if "$1" in sql else []))]
-        endings = await refill_standings(container, user_id, kind, ids)
+        pairs = [
+            (user_id, r[0])
+            for user_id in users
+            for r in await fetch(warm_db, sql, *([user_id] if "$1" in sql else []))
+        ]
+        endings = await refill_standings(container, kind, pairs)
         assert Ending.FILLED in endings, kind
-        for rid, ending in zip(ids, endings, strict=True):
+        for (user_id, rid), ending in zip(pairs, endings, strict=True):
             standing = STANDING_OF[kind](rid)
+            key = keys.entry(CacheKey.of(Family.USER_PERMISSIONS, user_id))
             raw = await redis.hget(key, DATA + standing.slot(user_id).variant)
             async with container.read_sessions() as session:
                 try:
@@ -55,7 +60,7 @@ async def test_batched_standings_are_the_single_loaders_bytes(
             entry = Entry.decode(raw) if isinstance(raw, bytes) else None
             assert ending is Ending.FILLED and entry is not None, (kind, rid)
             assert entry.body == expected, (kind, rid)
-        assert set(await refill_standings(container, user_id, kind, ids)) <= {
+        assert set(await refill_standings(container, kind, pairs)) <= {
             Ending.FRESH,
             Ending.NOT_VISIBLE,
         }
@@ -86,7 +91,8 @@ async def test_a_write_between_a_batchs_leases_and_its_fills_has_them_refused(
         )
         promoted.append(changed.status_code)
 
-    endings = await refill_standings(app.state.container, member_id, "org", orgs, promote)
+    pairs = [(member_id, org) for org in orgs]
+    endings = await refill_standings(app.state.container, "org", pairs, promote)
 
     assert promoted == [200]
     teams = await client.get(

@@ -224,21 +224,20 @@ STANDING_OF = {"org": org_standing, "team": team_standing, "study": study_standi
 
 
 async def load_standings(
-    session: AsyncSession, user_id: uuid.UUID, kind: str, resource_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, bytes]:
-    """The records of the user's standings on many resources of one kind, by one query: those
-    the user may see (a warm's batch, `warming`)."""
+    session: AsyncSession, kind: str, pairs: list[access_many.Pair]
+) -> dict[access_many.Pair, bytes]:
+    """The records of many (user, resource) standings on resources of one kind, by one query:
+    those whose user may see the resource (a warm's batch, `warming`)."""
+    if not pairs:
+        return {}
     if kind == "org":
-        roles = await access_many.org_roles(session, user_id=user_id, org_ids=resource_ids)
-        return {rid: encode_org_standing(role) for rid, role in roles.items()}
+        roles = await access_many.org_roles(session, pairs)
+        return {pair: encode_org_standing(role) for pair, role in roles.items()}
     if kind == "team":
-        teams = await access_many.team_roles(session, user_id=user_id, team_ids=resource_ids)
-        return {
-            rid: encode_team_standing(role, team.organization_id)
-            for rid, (team, role) in teams.items()
-        }
-    studies = await access_many.study_accesses(session, user_id=user_id, study_ids=resource_ids)
+        teams = await access_many.team_roles(session, pairs)
+        return {pair: encode_team_standing(role, org_id) for pair, (org_id, role) in teams.items()}
+    studies = await access_many.study_roles(session, pairs)
     return {
-        rid: encode_study_standing(found.study_role, found.org_role)
-        for rid, found in studies.items()
+        pair: encode_study_standing(roles.study_role, roles.org_role)
+        for pair, roles in studies.items()
     }

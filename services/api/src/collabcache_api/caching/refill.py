@@ -18,7 +18,14 @@ from collabcache_shared.cache.store import Slot
 from ..bootstrap import Container
 from ..errors import NotFound, Unauthorized
 from ..pagination import PageRequest, page_request
-from .access_records import STANDING_OF, Standing, load_standings, user_loader, user_slot
+from ..users.repository import existing_users
+from .access_records import (
+    STANDING_OF,
+    USER_KNOWN,
+    Standing,
+    load_standings,
+    user_slot,
+)
 from .reads import CachedRead
 
 Loader = Callable[[], Awaitable[bytes]]
@@ -62,6 +69,43 @@ async def refill(
     return await _fill(container, Slot(read.key(ids, user_id), variant), load, after_load)
 
 
+async def refill_reads(
+    container: Container,
+    read: CachedRead,
+    targets: Sequence[tuple[Mapping[str, uuid.UUID], uuid.UUID]],
+    after_load: AfterLoad | None = None,
+) -> list[Ending]:
+    """Fill `read`'s entries (default page) for many (`ids`, `user_id`) in one batch of the
+    same protocol (`batch.fill_many`): one lookup, one round trip of leases, the leased ones
+    loaded one by one in one read session, one round trip of fills. A target the loader
+    refuses (404, 401) is NOT_VISIBLE; the same entry twice is filled once (the first)."""
+    cache = container.cache
+    if cache is None:
+        return [Ending.UNAVAILABLE] * len(targets)
+    assert not read.is_standing and read.load is not None
+    read_load = read.load
+    page = default_page(container) if read.paginated else None
+    variant = page.variant if page is not None else "-"
+    slots = [Slot(read.key(ids, user_id), variant) for ids, user_id in targets]
+    target_of = dict(zip(reversed(slots), reversed(targets), strict=True))  # the first wins
+
+    async def load(leased: Sequence[Slot]) -> dict[Slot, bytes]:
+        bodies: dict[Slot, bytes] = {}
+        async with container.read_sessions() as session:
+            for slot in leased:
+                ids, user_id = target_of[slot]
+                try:
+                    body = await read_load(session, ids, user_id, page)
+                except (NotFound, Unauthorized):
+                    continue
+                bodies[slot] = body.model_dump_json().encode()
+        return bodies
+
+    unique = list(dict.fromkeys(slots))
+    endings = dict(zip(unique, await fill_many(cache, unique, load, after_load), strict=True))
+    return [endings[slot] for slot in slots]
+
+
 async def refill_standing(
     container: Container,
     standing: Standing,
@@ -79,35 +123,47 @@ async def refill_standing(
 
 async def refill_standings(
     container: Container,
-    user_id: uuid.UUID,
     kind: str,
-    resource_ids: Sequence[uuid.UUID],
+    standings: Sequence[tuple[uuid.UUID, uuid.UUID]],
     after_load: AfterLoad | None = None,
 ) -> list[Ending]:
-    """Fill the user's standings on many resources of one kind ("org", "team", "study") in
-    one batch of the same protocol (`batch.fill_many`): one query loads those leased."""
+    """Fill the standings (user, resource) on resources of one kind ("org", "team", "study"),
+    of one user or many, in one batch of the same protocol (`batch.fill_many`): one query
+    loads those leased. The same standing twice is filled once."""
     cache = container.cache
     if cache is None:
-        return [Ending.UNAVAILABLE] * len(resource_ids)
-    resource_of = {STANDING_OF[kind](rid).slot(user_id): rid for rid in resource_ids}
+        return [Ending.UNAVAILABLE] * len(standings)
+    standing_of = {STANDING_OF[kind](rid).slot(uid): (uid, rid) for uid, rid in standings}
 
     async def load(leased: Sequence[Slot]) -> dict[Slot, bytes]:
         async with container.read_sessions() as session:
-            ids = [resource_of[slot] for slot in leased]
-            bodies = await load_standings(session, user_id, kind, ids)
-        return {slot: bodies[resource_of[slot]] for slot in leased if resource_of[slot] in bodies}
+            records = await load_standings(session, kind, [standing_of[slot] for slot in leased])
+        return {slot: records[standing_of[slot]] for slot in leased if standing_of[slot] in records}
 
-    return await fill_many(cache, list(resource_of), load, after_load)
+    slots = list(standing_of)
+    endings = dict(zip(slots, await fill_many(cache, slots, load, after_load), strict=True))
+    return [endings[STANDING_OF[kind](rid).slot(uid)] for uid, rid in standings]
 
 
-async def refill_user(container: Container, user_id: uuid.UUID) -> Result | None:
-    """Fill the USER_PERMISSIONS `user` field (that the user exists)."""
+async def refill_users(
+    container: Container, user_ids: Sequence[uuid.UUID], after_load: AfterLoad | None = None
+) -> list[Ending]:
+    """Fill the USER_PERMISSIONS `user` field of many users in one batch (`batch.fill_many`):
+    one query finds those leased that exist; a user who does not is NOT_VISIBLE."""
+    cache = container.cache
+    if cache is None:
+        return [Ending.UNAVAILABLE] * len(user_ids)
+    user_of = {user_slot(user_id): user_id for user_id in user_ids}
 
-    async def load() -> bytes:
+    async def load(leased: Sequence[Slot]) -> dict[Slot, bytes]:
         async with container.read_sessions() as session:
-            return await user_loader(session, user_id)()
+            existing = await existing_users(session, [user_of[slot] for slot in leased])
+        return {slot: USER_KNOWN for slot in leased if user_of[slot] in existing}
 
-    return await _fill(container, user_slot(user_id), load, None)
+    endings = dict(
+        zip(user_of, await fill_many(cache, list(user_of), load, after_load), strict=True)
+    )
+    return [endings[user_slot(user_id)] for user_id in user_ids]
 
 
 async def _fill(

@@ -25,6 +25,12 @@ async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return found is not None
 
 
+async def existing_users(session: AsyncSession, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `user_ids` that exist, by one query."""
+    found = await session.scalars(select(col(User.id)).where(col(User.id).in_(user_ids)))
+    return set(found)
+
+
 async def by_email(session: AsyncSession, email: str) -> User | None:
     result = await session.scalars(select(User).where(func.lower(User.email) == email.lower()))
     return result.first()

@@ -18,13 +18,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collabcache_shared.cache.batch import Ending
-from collabcache_shared.cache.manager import Outcome, Result
-from collabcache_shared.cache.store import FillResult
 
 from ..analytics.endpoints import ORGANIZATION_ANALYTICS, TEAM_ANALYTICS
 from ..bootstrap import Container
 from ..caching.reads import CachedRead
-from ..caching.refill import AfterLoad, refill, refill_standings, refill_user
+from ..caching.refill import (
+    AfterLoad,
+    refill_reads,
+    refill_standings,
+    refill_users,
+)
 from ..comments.endpoints import STUDY_COMMENTS
 from ..organizations.endpoints import ORGANIZATION_MEMBERS, USER_ORGANIZATIONS
 from ..studies.endpoints import STUDY_ACTIVITY, STUDY_COLLABORATORS, USER_COLLABORATIVE_STUDIES
@@ -41,6 +44,12 @@ USER_FIELD = "USER_PERMISSIONS (user)"
 
 # Standings filled in one batch (one lookup, one round trip of leases, one query, one of fills).
 STANDINGS_BATCH = 200
+# Pages of one read filled in one batch (one lookup, one round trip of leases, the loads in one
+# session, one round trip of fills): small, as a reader of a leased entry waits for the batch.
+READS_BATCH = 16
+# Users whose standings (of each kind) are filled together: as few batches as STANDINGS_BATCH
+# allows.
+USERS_BATCH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,38 +59,42 @@ class Fill:
     fill: Callable[[Container, AfterLoad | None], Awaitable[list[Ending]]]
 
 
-def ending_of(result: Result | None) -> Ending:
-    """How a single fill (`refill`) ended."""
-    if result is None:
-        return Ending.NOT_VISIBLE
-    if result.outcome in (Outcome.HIT, Outcome.STALE):
-        return Ending.FRESH
-    if result.outcome is Outcome.BYPASS:
-        return Ending.UNAVAILABLE
-    if result.fill is FillResult.STORED:
-        return Ending.FILLED
-    return Ending.FULL if result.fill is FillResult.FULL else Ending.REFUSED
+Target = tuple[dict[str, uuid.UUID], uuid.UUID]  # a read's path ids, and a user who may see it
 
 
-def read_fill(read: CachedRead, ids: dict[str, uuid.UUID], user_id: uuid.UUID) -> Fill:
+def reads_fills(read: CachedRead, targets: Sequence[Target]) -> Iterator[Fill]:
+    """`read`'s entries for `targets`, READS_BATCH to a fill."""
+    for start in range(0, len(targets), READS_BATCH):
+        batch = targets[start : start + READS_BATCH]
+
+        async def fill(
+            container: Container, hook: AfterLoad | None, batch: Sequence[Target] = batch
+        ) -> list[Ending]:
+            return await refill_reads(container, read, batch, hook)
+
+        yield Fill(read.family.value, len(batch), fill)
+
+
+def standings_fills(kind: str, standings: list[tuple[uuid.UUID, uuid.UUID]]) -> Iterator[Fill]:
+    """The (user, resource) standings of one kind, STANDINGS_BATCH to a fill."""
+    for start in range(0, len(standings), STANDINGS_BATCH):
+        batch = standings[start : start + STANDINGS_BATCH]
+
+        async def fill(
+            container: Container,
+            hook: AfterLoad | None,
+            batch: list[tuple[uuid.UUID, uuid.UUID]] = batch,
+        ) -> list[Ending]:
+            return await refill_standings(container, kind, batch, hook)
+
+        yield Fill(STANDINGS, len(batch), fill)
+
+
+def users_fill(user_ids: list[uuid.UUID]) -> Fill:
     async def fill(container: Container, hook: AfterLoad | None) -> list[Ending]:
-        return [ending_of(await refill(container, read, ids, user_id, hook))]
+        return await refill_users(container, user_ids, hook)
 
-    return Fill(read.family.value, 1, fill)
-
-
-def standings_fill(user_id: uuid.UUID, kind: str, ids: list[uuid.UUID]) -> Fill:
-    async def fill(container: Container, hook: AfterLoad | None) -> list[Ending]:
-        return await refill_standings(container, user_id, kind, ids, hook)
-
-    return Fill(STANDINGS, len(ids), fill)
-
-
-def user_fill(user_id: uuid.UUID) -> Fill:
-    async def fill(container: Container, hook: AfterLoad | None) -> list[Ending]:
-        return [ending_of(await refill_user(container, user_id))]
-
-    return Fill(USER_FIELD, 1, fill)
+    return Fill(USER_FIELD, len(user_ids), fill)
 
 
 ORG_MEMBER = (
@@ -93,9 +106,12 @@ TEAM_MEMBER = (
     " JOIN organization_members m ON m.organization_id = t.organization_id"
     " ORDER BY t.id, m.created_at"
 )
+# Every user ranks, those with no activity last: a warm of as many users as there are fills
+# every user's own entries.
 MOST_ACTIVE_USERS = (
-    "SELECT actor_id FROM activity WHERE actor_id IS NOT NULL"
-    " GROUP BY actor_id ORDER BY count(*) DESC, actor_id LIMIT :n"
+    "SELECT u.id FROM users u LEFT JOIN (SELECT actor_id, count(*) AS n FROM activity"
+    " WHERE actor_id IS NOT NULL GROUP BY actor_id) a ON a.actor_id = u.id"
+    " ORDER BY coalesce(a.n, 0) DESC, u.id LIMIT :n"
 )
 MOST_ACTIVE_STUDIES = (
     "SELECT a.study_id, (SELECT c.user_id FROM study_collaborators c"
@@ -127,25 +143,28 @@ async def plan(container: Container, *, users: int, studies: int) -> list[Fill]:
         for user_id, kind, resource_id in await _rows(session, USER_STANDINGS, users=top_users):
             standings[user_id].append((kind, resource_id))
         top_studies = await _rows(session, MOST_ACTIVE_STUDIES, n=studies)
+    org_targets: list[Target] = [({"org_id": o}, u) for o, u in orgs]
+    team_targets: list[Target] = [({"team_id": t}, u) for t, u in teams]
+    study_targets: list[Target] = [({"study_id": s}, u) for s, u in top_studies if u]
     return [
-        *(read_fill(r, {"org_id": o}, u) for o, u in orgs for r in ORGANIZATION_READS),
-        *(read_fill(r, {"team_id": t}, u) for t, u in teams for r in TEAM_READS),
+        *(f for r in ORGANIZATION_READS for f in reads_fills(r, org_targets)),
+        *(f for r in TEAM_READS for f in reads_fills(r, team_targets)),
         *_user_fills(top_users, standings),
-        *(read_fill(r, {"study_id": s}, u) for s, u in top_studies if u for r in STUDY_READS),
+        *(f for r in STUDY_READS for f in reads_fills(r, study_targets)),
     ]
 
 
 def _user_fills(
     top_users: list[uuid.UUID], standings: dict[uuid.UUID, list[tuple[str, uuid.UUID]]]
 ) -> Iterator[Fill]:
-    for user_id in top_users:
-        own = standings[user_id]
-        yield user_fill(user_id)
+    for start in range(0, len(top_users), USERS_BATCH):
+        users = top_users[start : start + USERS_BATCH]
+        yield users_fill(users)
         for kind in ("org", "study"):
-            ids = [rid for k, rid in own if k == kind]
-            for start in range(0, len(ids), STANDINGS_BATCH):
-                yield standings_fill(user_id, kind, ids[start : start + STANDINGS_BATCH])
-        yield from (read_fill(r, {}, user_id) for r in USER_READS)
+            own = [(u, rid) for u in users for k, rid in standings[u] if k == kind]
+            yield from standings_fills(kind, own)
+        for read in USER_READS:
+            yield from reads_fills(read, [({}, user_id) for user_id in users])
 
 
 def families() -> list[str]:
