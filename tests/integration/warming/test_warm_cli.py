@@ -4,13 +4,17 @@ terminal (or when asked)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
 
 from collabcache_api.cli import main
 
-SMALL_WARM = ["warm", "--users", "5", "--studies", "5", "--concurrency", "2"]
+# In this process: its CPU priority stays as it is.
+SMALL_WARM = ["warm", "--users", "5", "--studies", "5", "--concurrency", "2", "--nice", "0"]
 
 
 @pytest.fixture
@@ -28,7 +32,8 @@ def test_warm_prints_a_json_report_and_no_progress_off_a_terminal(
     report = json.loads(out.strip().splitlines()[-1])
     assert report["planned"] == report["filled"] > 0
     assert report["families"]["ORGANIZATION_MEMBERS"]["filled"] == 4  # every organization
-    assert report["database_queries"] >= report["filled"]
+    assert report["database_queries"] > 0
+    assert report["niceness"] == os.nice(0)
     assert "warming" not in err  # stderr is no terminal here: no bar
 
     assert main([*SMALL_WARM, "--progress"]) == 0  # again: everything is fresh now
@@ -43,3 +48,13 @@ def test_bad_warm_usage_exits_2(args: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(args)
     assert exited.value.code == 2
+
+
+def test_the_warm_runs_at_a_lower_cpu_priority_than_its_caller(warm_env: None) -> None:
+    """By default (and by `--nice`), so that an API on the same host keeps its latency."""
+    command = [sys.executable, "-m", "collabcache_api.cli", *SMALL_WARM[:-2], "--json"]
+    base = os.nice(0)
+    for extra, expected in (([], base + 10), (["--nice", "3"], base + 3)):
+        done = subprocess.run([*command, *extra], capture_output=True, text=True, check=True)
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        assert report["niceness"] == min(expected, 19)

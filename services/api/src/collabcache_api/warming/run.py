@@ -37,6 +37,7 @@ class WarmReport:
     seconds: float = 0.0
     queries: int = 0
     database_seconds: float = 0.0
+    niceness: int | None = None  # the warm process's CPU niceness (the command's)
 
     def count(self, label: str, ending: str) -> None:
         self.by_family.setdefault(label, Counter())[ending] += 1
@@ -52,6 +53,7 @@ class WarmReport:
             "seconds": round(self.seconds, 3),
             "database_queries": self.queries,
             "database_seconds": round(self.database_seconds, 3),
+            "niceness": self.niceness,
             "families": {
                 label: {ending: self.by_family[label][ending] for ending in endings}
                 for label in families()
