@@ -31,6 +31,7 @@ from .errors import REDIS_FAILURES, RedisUnavailable
 from .fences import Fences
 from .flights import Flight
 from .keys import CacheKey
+from .lookup_call import Lookup
 from .store import EntryStore, FillResult, Found, Lease, Slot
 
 log = logging.getLogger(__name__)
@@ -126,8 +127,9 @@ class CacheManager:
         return True
 
     # -- reads ----------------------------------------------------------------------------
-    async def lookup(self, slots: Sequence[Slot]) -> list[Found] | None:
-        """One round trip for several entries; None when Redis is not usable now."""
+    async def lookup(self, slots: Sequence[Slot] | Lookup) -> list[Found] | None:
+        """One round trip for several entries (`Lookup`: made once by `store.lookup_of`);
+        None when Redis is not usable now."""
         try:
             return await self._redis(self.store.lookup, slots)
         except RedisUnavailable:

@@ -208,3 +208,4 @@ for i = 1, #KEYS, 2 do
 end
 return out
 """
+LOOKUP_SHA = hashlib.sha1(LOOKUP.encode(), usedforsecurity=False).hexdigest()  # EVALSHA

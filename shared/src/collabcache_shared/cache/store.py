@@ -9,6 +9,7 @@ whatever the number of entries, one command per entry on a cluster.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,9 +20,10 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
-from . import scripts
+from . import lookup_call, scripts
 from .entry import DATA, STALE_SINCE, Entry
 from .keys import POLICIES, CacheKey, KeySpace
+from .lookup_call import Lookup
 from .pipelined import run_each
 
 AnyRedis = Redis | RedisCluster
@@ -91,19 +93,37 @@ class EntryStore:
         self._release = redis.register_script(scripts.RELEASE)
         self._invalidate_all = redis.register_script(scripts.INVALIDATE)
         self._lookup_all = redis.register_script(scripts.LOOKUP)
+        # `lookup_call`: a pooled standalone client (a single connection has its own lock)
+        self._direct = isinstance(redis, Redis) and not redis.single_connection_client
 
-    async def lookup(self, slots: Sequence[Slot]) -> list[Found]:
-        """One round trip: one `LOOKUP` call on a standalone Redis (one command to pack and
-        parse: the hit path's main cost); an HMGET and a GET per entry, pipelined, on a cluster
-        (its entries live in many hash slots)."""
-        if isinstance(self.redis, RedisCluster):
-            return self._found(slots, await self._lookup_each(slots))
+    def lookup_of(self, slots: Sequence[Slot]) -> Lookup:
+        """The `lookup` of `slots`, made once for many calls (`lookup_call`)."""
+        keys, args = self._lookup_args(slots)
+        command = lookup_call.evalsha(scripts.LOOKUP_SHA, keys, args) if self._direct else b""
+        return Lookup(tuple(slots), command)
+
+    def _lookup_args(self, slots: Sequence[Slot]) -> tuple[list[str], list[str]]:
+        """The `LOOKUP` script's KEYS and ARGV."""
         keys: list[str] = []
         for slot in slots:
             keys += (self.keys.entry(slot.key), self.keys.generation(slot.key.family))
-        fields = [DATA + slot.variant for slot in slots]
-        flat = await self._lookup_all(keys=keys, args=[*fields, STALE_SINCE])
-        return self._found(slots, [flat[i : i + 3] for i in range(0, len(flat), 3)])
+        return keys, [DATA + slot.variant for slot in slots] + [STALE_SINCE]
+
+    async def lookup(self, slots: Sequence[Slot] | Lookup) -> list[Found]:
+        """One round trip: one `LOOKUP` call on a standalone Redis (one command to pack and
+        parse: the hit path's main cost, packed once in a `Lookup`); an HMGET and a GET per
+        entry, pipelined, on a cluster (its entries live in many hash slots)."""
+        looked = slots if isinstance(slots, Lookup) else self.lookup_of(slots)
+        if isinstance(self.redis, RedisCluster):
+            return self._found(looked.slots, await self._lookup_each(looked.slots))
+        flat = None
+        if looked.command:
+            with contextlib.suppress(*lookup_call.HANDED_BACK):
+                flat = await lookup_call.send(self.redis, looked.command)
+        if flat is None:
+            keys, args = self._lookup_args(looked.slots)
+            flat = await self._lookup_all(keys=keys, args=args)
+        return self._found(looked.slots, [flat[i : i + 3] for i in range(0, len(flat), 3)])
 
     async def _lookup_each(self, slots: Sequence[Slot]) -> list[list[Any]]:
         pipe = self.redis.pipeline(transaction=False)
