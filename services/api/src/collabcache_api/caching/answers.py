@@ -15,17 +15,34 @@ from collabcache_shared.cache.keys import CacheKey
 from collabcache_shared.cache.manager import Result
 from collabcache_shared.cache.reporting import CacheEventSink
 
-CACHE_CONTROL = "private, no-cache"
+CACHE_CONTROL = b"private, no-cache"
+JSON_TYPE = (b"content-type", b"application/json")
 
 
 def cached_response(result: Result, if_none_match: str | None) -> Response:
+    status, headers, body = raw_answer(result, if_none_match)
+    response = Response(body, status_code=status)
+    response.raw_headers = headers
+    return response
+
+
+def raw_answer(
+    result: Result, if_none_match: str | None
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The status, headers and body of the answer (the headers a fresh list, as a Starlette
+    `Response` with `media_type="application/json"` would send them)."""
     etag = f'"{result.etag}"'
-    headers = {"ETag": etag, "X-Cache": result.outcome.value, "Cache-Control": CACHE_CONTROL}
+    headers = [
+        (b"etag", etag.encode("latin-1")),
+        (b"x-cache", result.outcome.value.encode("latin-1")),
+        (b"cache-control", CACHE_CONTROL),
+    ]
     if result.age_s is not None:
-        headers["Age"] = str(result.age_s)
+        headers.append((b"age", b"%d" % result.age_s))
     if if_none_match and _matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    return Response(result.body, media_type="application/json", headers=headers)
+        return 304, headers, b""
+    headers += [(b"content-length", b"%d" % len(result.body)), JSON_TYPE]
+    return 200, headers, result.body
 
 
 def _matches(if_none_match: str, etag: str) -> bool:

@@ -8,7 +8,9 @@ declared as a cached read (`reads.CachedRead` on its
 endpoint), it checks the bearer token (remembered, expiry checked each time), reads the page
 request, and looks up in one Redis round trip that the caller exists, their standing and the
 page. When all three are fresh hits and the standing lets the caller see the resource, it
-answers as the endpoint would (`answers.cached_response`, the same cache event). Anything
+answers as the endpoint would (`answers.raw_answer`, the same cache event). What a path, page
+and caller make of a read (route, ids, slots, the packed lookup) is remembered; the token is
+still checked on every request. Anything
 else falls through to FastAPI unchanged: a miss (its lookup handed on, not repeated), a stale
 or refused entry, a refresh request, a token or a parameter FastAPI would refuse, an unknown
 route, Redis unusable, or any error.
@@ -23,30 +25,24 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from collabcache_shared.cache.lookup_call import Lookup
+from collabcache_shared.cache.store import Slot
 from collabcache_shared.security_headers import SECURITY_HEADERS
 
 from ..bootstrap import Container
-from ..errors import DomainError
 from ..guards import HostCheck
-from ..pagination import page_request
-from ..security import user_id_from_token
-from .answers import cached_response, note_lookup
+from .answers import note_lookup, raw_answer
+from .hit_request import caller, variant_of
 from .reads import LOOKED_UP, CachedRead, declared, slots_of
 
 log = logging.getLogger(__name__)
-
-PAGE_PARAMS = frozenset({"limit", "cursor"})
-MAX_LIMIT = 200  # deps.get_page_request's bound
-MAX_CURSOR = 200
 CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # The request headers the hit path reads, taken in one pass over the request's.
 READ_HEADERS = frozenset(
@@ -54,6 +50,9 @@ READ_HEADERS = frozenset(
     | {b"content-length", b"transfer-encoding"}
 )
 HIT_RESPONSE = "collabcache.hit_response"  # where a hit waits for the CORS middleware
+# Requests' paths and pages already read, per kind: emptied when full.
+REMEMBERED = 10_000
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +68,17 @@ class Route:
     path: str  # the template, as cache events name the endpoint
     regex: re.Pattern[str]
     read: CachedRead
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a request's path, page and caller make of a read: the same every time."""
+
+    route: Route
+    ids: dict[str, uuid.UUID]
+    variant: str
+    slots: list[Slot]
+    lookup: Lookup
 
 
 def serve_hits_first(app: FastAPI, routes: Iterable[BaseRoute], frame: Frame) -> None:
@@ -87,8 +97,13 @@ def cors_around_hits(**options: Any) -> ASGIApp:
 
 
 async def _hit_response(scope: Scope, receive: Receive, send: Send) -> None:
-    response: Response = scope.pop(HIT_RESPONSE)
-    await response(scope, receive, send)
+    await _send(send, scope.pop(HIT_RESPONSE))
+
+
+async def _send(send: Send, answer: Answer) -> None:
+    status, headers, body = answer
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _added_by(cors: ASGIApp) -> list[tuple[bytes, bytes]]:
@@ -102,10 +117,10 @@ async def _added_by(cors: ASGIApp) -> list[tuple[bytes, bytes]]:
     async def receive() -> Message:
         return {"type": "http.request", "body": b""}
 
-    plain = Response(b"")
+    plain: Answer = (200, [(b"content-length", b"0")], b"")
     scope = {"type": "http", "method": "GET", "headers": [], HIT_RESPONSE: plain}
     await cors(scope, receive, capture)
-    return [header for header in sent if header not in plain.raw_headers]
+    return [header for header in sent if header not in plain[1]]
 
 
 class HitPath:
@@ -117,38 +132,41 @@ class HitPath:
         self._frame = frame
         self._cors_without_origin: list[tuple[bytes, bytes]] | None = None
         self.served = 0  # answers given here, for tests and benchmarks
+        # Read once, remembered: a path's route and ids; a path, page and caller's lookup
+        # (made with the container's settings and store: forgotten when it changes).
+        self._matched: dict[str, tuple[Route, dict[str, uuid.UUID]] | None] = {}
+        self._prepared: dict[tuple[str, bytes, uuid.UUID], Prepared | None] = {}
+        self._prepared_for: Container | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             headers = {k: v for k, v in scope["headers"] if k in READ_HEADERS}
             try:
-                response = await self._hit(scope, headers)
+                answer = await self._hit(scope, headers)
             except Exception:  # never the hit path's failure: FastAPI answers instead
                 log.debug("hit path fell through on an error", exc_info=True)
-                response = None
-            if response is not None:
+                answer = None
+            if answer is not None:
                 self.served += 1
-                await self._answer(scope, receive, send, response, b"origin" in headers)
+                await self._answer(scope, receive, send, answer, b"origin" in headers)
                 return
         await self.app(scope, receive, send)
 
     async def _answer(
-        self, scope: Scope, receive: Receive, send: Send, response: Response, cross_origin: bool
+        self, scope: Scope, receive: Receive, send: Send, answer: Answer, cross_origin: bool
     ) -> None:
         """The hit with the headers of the layers it skipped: CORS's (through the middleware
         itself for a request with an Origin; without one, what it adds to any response, found
         once) and the security headers."""
-        response.raw_headers.extend(SECURITY_HEADERS)
+        answer[1].extend(SECURITY_HEADERS)
         if cross_origin:
-            scope[HIT_RESPONSE] = response
+            scope[HIT_RESPONSE] = answer
             await self._frame.cors(scope, receive, send)
             return
         if self._cors_without_origin is None:
             self._cors_without_origin = await _added_by(self._frame.cors)
-        response.raw_headers.extend(self._cors_without_origin)
-        await send({"type": "http.response.start", "status": response.status_code,
-                    "headers": response.raw_headers})  # fmt: skip
-        await send({"type": "http.response.body", "body": response.body})
+        answer[1].extend(self._cors_without_origin)
+        await _send(send, answer)
 
     def _framed(self, headers: dict[bytes, bytes]) -> bool:
         """What the skipped layers would pass: a served Host, and no body."""
@@ -157,22 +175,23 @@ class HitPath:
             return False
         return hosts.any or hosts.allows(headers.get(b"host"))
 
-    async def _hit(self, scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
+    async def _hit(self, scope: Scope, headers: dict[bytes, bytes]) -> Answer | None:
         container: Container | None = getattr(scope["app"].state, "container", None)
         cache = container.cache if container else None
-        matched = self._match(scope) if cache is not None else None
+        matched = self._match(scope["path"]) if cache is not None else None
         if container is None or cache is None or matched is None or not self._framed(headers):
             return None
-        route, ids = matched
         if b"no-cache" in headers.get(b"cache-control", b"").lower():
             return None
         started = time.perf_counter()
-        user_id = _caller(headers.get(b"authorization"), container.settings)
-        variant = _variant(route.read, scope, container.settings)
-        if user_id is None or variant is None:
+        user_id = caller(headers.get(b"authorization"), container.settings)
+        if user_id is None:
             return None
-        slots = slots_of(route.read, ids, user_id, variant)
-        found = await cache.lookup(slots)
+        prepared = self._prepare(container, scope, matched, user_id)
+        if prepared is None:
+            return None
+        route, ids, slots = prepared.route, prepared.ids, prepared.slots
+        found = await cache.lookup(prepared.lookup)
         served = cache.all_hits(found) if found is not None else None
         if served is None:  # a miss, or Redis unusable: FastAPI goes on from this lookup
             scope.setdefault("state", {})[LOOKED_UP] = (slots, found)
@@ -184,25 +203,56 @@ class HitPath:
         if route.read.is_standing and standing is not None:  # rendered from the record
             answer = standing.response(answer, user_id)
         if_none_match = headers.get(b"if-none-match")
-        response = cached_response(
-            answer, if_none_match.decode("latin-1") if if_none_match else None
-        )
+        raw = raw_answer(answer, if_none_match.decode("latin-1") if if_none_match else None)
         note_lookup(container.cache_events, route.path, slots[-1].key, answer, started)
         if container.refresh_ahead is not None:
-            container.refresh_ahead.note(route.read, ids, user_id, variant)
-        return response
+            container.refresh_ahead.note(route.read, ids, user_id, prepared.variant)
+        return raw
 
-    def _match(self, scope: Scope) -> tuple[Route, dict[str, uuid.UUID]] | None:
-        path = scope["path"]
+    def _prepare(
+        self,
+        container: Container,
+        scope: Scope,
+        matched: tuple[Route, dict[str, uuid.UUID]],
+        user_id: uuid.UUID,
+    ) -> Prepared | None:
+        """The lookup of this path, page and caller (None: a page FastAPI reads otherwise)."""
+        if container is not self._prepared_for:
+            self._prepared.clear()
+            self._prepared_for = container
+        made = (scope["path"], scope["query_string"], user_id)
+        if made in self._prepared:
+            return self._prepared[made]
+        route, ids = matched
+        variant = variant_of(route.read, scope, container.settings)
+        prepared = None
+        if variant is not None and container.cache is not None:
+            slots = slots_of(route.read, ids, user_id, variant)
+            lookup = container.cache.store.lookup_of(slots)
+            prepared = Prepared(route, ids, variant, slots, lookup)
+        _remember(self._prepared, made, prepared)
+        return prepared
+
+    def _match(self, path: str) -> tuple[Route, dict[str, uuid.UUID]] | None:
+        if path in self._matched:
+            return self._matched[path]
+        matched = None
         for route in self._routes:
             found = route.regex.match(path)
             if found is None:
                 continue
             values = found.groupdict()
-            if not all(CANONICAL_UUID.match(v) for v in values.values()):
-                return None
-            return route, {name: uuid.UUID(v) for name, v in values.items()}
-        return None
+            if all(CANONICAL_UUID.match(v) for v in values.values()):
+                matched = route, {name: uuid.UUID(v) for name, v in values.items()}
+            break
+        _remember(self._matched, path, matched)
+        return matched
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= REMEMBERED:
+        memo.clear()
+    memo[key] = value
 
 
 def _declared_routes(routes: Iterable[BaseRoute]) -> list[Route]:
@@ -211,43 +261,3 @@ def _declared_routes(routes: Iterable[BaseRoute]) -> list[Route]:
         for r in routes
         if isinstance(r, APIRoute) and "GET" in (r.methods or ()) and (read := declared(r.endpoint))
     ]
-
-
-def _caller(authorization: bytes | None, settings: Any) -> uuid.UUID | None:
-    if not authorization:
-        return None
-    scheme, _, token = authorization.decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return None
-    try:
-        return user_id_from_token(token, settings)
-    except DomainError:
-        return None
-
-
-def _variant(read: CachedRead, scope: Scope, settings: Any) -> str | None:
-    """The page's field, or None for a query FastAPI would read otherwise or refuse."""
-    params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-    names = [name for name, _ in params]
-    if not read.paginated:
-        return "-" if not params else None
-    if len(set(names)) != len(names) or not set(names) <= PAGE_PARAMS:
-        return None
-    query = dict(params)
-    limit, cursor = query.get("limit"), query.get("cursor")
-    if limit is not None and not (
-        limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT
-    ):
-        return None
-    if cursor is not None and len(cursor) > MAX_CURSOR:
-        return None
-    try:
-        page = page_request(
-            int(limit) if limit is not None else None,
-            cursor,
-            default_size=settings.default_page_size,
-            max_size=settings.max_page_size,
-        )
-    except DomainError:
-        return None
-    return page.variant
