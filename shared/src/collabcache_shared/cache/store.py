@@ -93,6 +93,8 @@ class EntryStore:
         self._release = redis.register_script(scripts.RELEASE)
         self._invalidate_all = redis.register_script(scripts.INVALIDATE)
         self._lookup_all = redis.register_script(scripts.LOOKUP)
+        # Asked once: isinstance of RedisCluster (a typing Protocol's check) is slow per call.
+        self._cluster = isinstance(redis, RedisCluster)
         # `lookup_call`: a pooled standalone client (a single connection has its own lock)
         self._direct = isinstance(redis, Redis) and not redis.single_connection_client
 
@@ -114,7 +116,7 @@ class EntryStore:
         parse: the hit path's main cost, packed once in a `Lookup`); an HMGET and a GET per
         entry, pipelined, on a cluster (its entries live in many hash slots)."""
         looked = slots if isinstance(slots, Lookup) else self.lookup_of(slots)
-        if isinstance(self.redis, RedisCluster):
+        if self._cluster:
             return self._found(looked.slots, await self._lookup_each(looked.slots))
         flat = None
         if looked.command:
