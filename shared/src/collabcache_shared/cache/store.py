@@ -96,13 +96,16 @@ class EntryStore:
         # Asked once: isinstance of RedisCluster (a typing Protocol's check) is slow per call.
         self._cluster = isinstance(redis, RedisCluster)
         # `lookup_call`: a pooled standalone client (a single connection has its own lock)
-        self._direct = isinstance(redis, Redis) and not redis.single_connection_client
+        self._direct = (
+            redis if isinstance(redis, Redis) and not redis.single_connection_client else None
+        )
 
     def lookup_of(self, slots: Sequence[Slot]) -> Lookup:
         """The `lookup` of `slots`, made once for many calls (`lookup_call`)."""
         keys, args = self._lookup_args(slots)
-        command = lookup_call.evalsha(scripts.LOOKUP_SHA, keys, args) if self._direct else b""
-        return Lookup(tuple(slots), command)
+        if self._direct is None:
+            return Lookup(tuple(slots), b"")
+        return Lookup(tuple(slots), lookup_call.evalsha(scripts.LOOKUP_SHA, keys, args))
 
     def _lookup_args(self, slots: Sequence[Slot]) -> tuple[list[str], list[str]]:
         """The `LOOKUP` script's KEYS and ARGV."""
@@ -119,9 +122,9 @@ class EntryStore:
         if self._cluster:
             return self._found(looked.slots, await self._lookup_each(looked.slots))
         flat = None
-        if looked.command:
+        if looked.command and self._direct is not None:
             with contextlib.suppress(*lookup_call.HANDED_BACK):
-                flat = await lookup_call.send(self.redis, looked.command)
+                flat = await lookup_call.send(self._direct, looked.command)
         if flat is None:
             keys, args = self._lookup_args(looked.slots)
             flat = await self._lookup_all(keys=keys, args=args)
