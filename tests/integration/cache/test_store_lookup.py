@@ -6,9 +6,11 @@ connection that broke is answered through the registered script instead."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from collabcache_shared.cache.entry import DATA, Entry
 from collabcache_shared.cache.keys import CacheKey, Family, KeySpace
@@ -67,3 +69,30 @@ async def test_a_lookup_on_a_connection_the_server_closed_is_answered(
     await killer.aclose()
 
     assert _read(await store.lookup(lookup)) == [*entries, None]
+
+
+async def test_a_lookup_that_gets_no_connection_fails_once_not_twice(
+    servers: dict[str, str],
+) -> None:
+    """The pool exhausted: the direct lookup's wait for a connection is the only one (the
+    registered script would wait for one again): it raises, and the script is not run."""
+    pool = BlockingConnectionPool.from_url(servers["redis"], max_connections=1, timeout=0.2)
+    client = Redis.from_pool(pool)
+    store = EntryStore(client, KeySpace(prefix=f"pool-{uuid.uuid4().hex[:8]}"))
+    scripted: list[int] = []
+    registered = store._lookup_all
+
+    async def counted(**kwargs: Any) -> Any:
+        scripted.append(1)
+        return await registered(**kwargs)
+
+    store._lookup_all = counted  # type: ignore[assignment]
+    lookup = store.lookup_of([Slot(CacheKey.of(Family.USER_PERMISSIONS, uuid.uuid4()), "user")])
+    connection = await pool.get_connection()  # type: ignore[no-untyped-call]  # the only one
+    try:
+        with pytest.raises(RedisConnectionError):
+            await store.lookup(lookup)
+    finally:
+        await pool.release(connection)
+        await client.aclose()
+    assert scripted == []

@@ -57,6 +57,23 @@ async def test_a_hit_is_answered_in_front_of_fastapi_as_fastapi_answers_it(
     assert _comparable(not_modified) == _comparable(fastapi_304)
 
 
+async def test_repeated_header_lines_are_read_as_fastapi_reads_them(
+    client: httpx.AsyncClient, scene: Scene
+) -> None:
+    """Two If-None-Match lines, the matching one last: both read the first (Starlette's
+    `Headers.get`), so both answer 200."""
+    path = f"/api/organizations/{scene.org_id}/members"
+    auth = list(scene.owner.headers.items())
+    etag = (await client.get(path, headers=auth)).headers["etag"]
+    both = [*auth, ("if-none-match", '"other"'), ("if-none-match", etag)]
+
+    hit = await client.get(path, headers=both)
+    fastapi = await client.get(path, params=BYPASS_LAYER, headers=both)
+
+    assert hit.headers["x-cache"] == fastapi.headers["x-cache"] == "HIT"
+    assert hit.status_code == fastapi.status_code == 200
+
+
 # Who asks GET .../permissions, and their roles (study, organization): every way to see a study.
 ASKERS = {
     "owner": (StudyRole.OWNER, OrgRole.OWNER),

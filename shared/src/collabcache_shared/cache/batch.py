@@ -71,6 +71,8 @@ async def fill_many(
             granted.append((i, lease))
         elif not lease.filled_meanwhile:
             endings[i] = Ending.REFUSED
+    if not granted:
+        return endings
     try:
         bodies = await load([slots[i] for i, _ in granted])
         if after_load is not None:

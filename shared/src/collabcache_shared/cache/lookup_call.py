@@ -46,12 +46,17 @@ def evalsha(sha: str, keys: Sequence[str], args: Sequence[str]) -> bytes:
     return resp(b"EVALSHA", sha.encode(), b"%d" % len(keys), *encoded)
 
 
-async def send(redis: Redis, command: bytes) -> Any:
-    """The reply to `command`, sent on a connection of `redis`'s pool."""
+async def send(redis: Redis, command: bytes) -> Any | None:
+    """The reply to `command`, sent on a connection of `redis`'s pool; None when the server
+    or the connection leaves it to the registered script (HANDED_BACK). Not getting a
+    connection at all (the pool exhausted, the server down) raises: the script would wait for
+    one again."""
     pool = redis.connection_pool
     connection = await pool.get_connection()  # type: ignore[no-untyped-call]
     try:
         await connection.send_packed_command(command)
         return await connection.read_response()
+    except HANDED_BACK:
+        return None
     finally:
         await pool.release(connection)

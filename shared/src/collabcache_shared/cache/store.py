@@ -9,7 +9,6 @@ whatever the number of entries, one command per entry on a cluster.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -123,8 +122,7 @@ class EntryStore:
             return self._found(looked.slots, await self._lookup_each(looked.slots))
         flat = None
         if looked.command and self._direct is not None:
-            with contextlib.suppress(*lookup_call.HANDED_BACK):
-                flat = await lookup_call.send(self._direct, looked.command)
+            flat = await lookup_call.send(self._direct, looked.command)
         if flat is None:
             keys, args = self._lookup_args(looked.slots)
             flat = await self._lookup_all(keys=keys, args=args)

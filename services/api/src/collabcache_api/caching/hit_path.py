@@ -51,8 +51,11 @@ READ_HEADERS = frozenset(
 )
 HIT_RESPONSE = "collabcache.hit_response"  # where a hit waits for the CORS middleware
 # Requests' paths, pages and callers already read, per kind: emptied when full (about 2 KB
-# each, route and lookup together: 9 MB measured at 4,096).
+# each, route and lookup together: 9 MB measured at 4,096). Only what serves a read is kept,
+# and only for a path and query string no longer than a real one (ids, a page's cursor): a
+# client choosing long ones makes nothing grow.
 REMEMBERED = 4096
+LONGEST_REMEMBERED = 512  # bytes of path and query string
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 
 
@@ -135,13 +138,14 @@ class HitPath:
         self.served = 0  # answers given here, for tests and benchmarks
         # Read once, remembered: a path's route and ids; a path, page and caller's lookup
         # (made with the container's settings and store: forgotten when it changes).
-        self._matched: dict[str, tuple[Route, dict[str, uuid.UUID]] | None] = {}
-        self._prepared: dict[tuple[str, bytes, uuid.UUID], Prepared | None] = {}
+        self._matched: dict[str, tuple[Route, dict[str, uuid.UUID]]] = {}
+        self._prepared: dict[tuple[str, bytes, uuid.UUID], Prepared] = {}
         self._prepared_for: Container | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            headers = {k: v for k, v in scope["headers"] if k in READ_HEADERS}
+            # the first of repeated lines wins, as FastAPI (Starlette's `Headers.get`) reads
+            headers = {k: v for k, v in reversed(scope["headers"]) if k in READ_HEADERS}
             try:
                 answer = await self._hit(scope, headers)
             except Exception:  # never the hit path's failure: FastAPI answers instead
@@ -222,8 +226,9 @@ class HitPath:
             self._prepared.clear()
             self._prepared_for = container
         made = (scope["path"], scope["query_string"], user_id)
-        if made in self._prepared:
-            return self._prepared[made]
+        prepared = self._prepared.get(made)
+        if prepared is not None:
+            return prepared
         route, ids = matched
         variant = variant_of(route.read, scope, container.settings)
         prepared = None
@@ -231,13 +236,14 @@ class HitPath:
             slots = slots_of(route.read, ids, user_id, variant)
             lookup = container.cache.store.lookup_of(slots)
             prepared = Prepared(route, ids, variant, slots, lookup)
-        _remember(self._prepared, made, prepared)
+            if len(made[0]) + len(made[1]) <= LONGEST_REMEMBERED:
+                _remember(self._prepared, made, prepared)
         return prepared
 
     def _match(self, path: str) -> tuple[Route, dict[str, uuid.UUID]] | None:
-        if path in self._matched:
-            return self._matched[path]
-        matched = None
+        matched = self._matched.get(path)
+        if matched is not None:
+            return matched
         for route in self._routes:
             found = route.regex.match(path)
             if found is None:
@@ -245,8 +251,9 @@ class HitPath:
             values = found.groupdict()
             if all(CANONICAL_UUID.match(v) for v in values.values()):
                 matched = route, {name: uuid.UUID(v) for name, v in values.items()}
+                if len(path) <= LONGEST_REMEMBERED:
+                    _remember(self._matched, path, matched)
             break
-        _remember(self._matched, path, matched)
         return matched
 
 

@@ -69,16 +69,20 @@ async def refill(
     return await _fill(container, Slot(read.key(ids, user_id), variant), load, after_load)
 
 
+# Pages leased at once by `refill_reads`: a reader of one waits for at most this many loads.
+LEASE_GROUP = 4
+
+
 async def refill_reads(
     container: Container,
     read: CachedRead,
     targets: Sequence[tuple[Mapping[str, uuid.UUID], uuid.UUID]],
     after_load: AfterLoad | None = None,
 ) -> list[Ending]:
-    """Fill `read`'s entries (default page) for many (`ids`, `user_id`) in one batch of the
-    same protocol (`batch.fill_many`): one lookup, one round trip of leases, the leased ones
-    loaded one by one in one read session, one round trip of fills. A target the loader
-    refuses (404, 401) is NOT_VISIBLE; the same entry twice is filled once (the first)."""
+    """Fill `read`'s entries (default page) for many (`ids`, `user_id`), loaded one by one in
+    one read session, LEASE_GROUP at a time by the same protocol (`batch.fill_many`: one
+    lookup, one round trip of leases, the loads, one round trip of fills). A target the
+    loader refuses (404, 401) is NOT_VISIBLE; the same entry twice is filled once (the first)."""
     cache = container.cache
     if cache is None:
         return [Ending.UNAVAILABLE] * len(targets)
@@ -88,10 +92,12 @@ async def refill_reads(
     variant = page.variant if page is not None else "-"
     slots = [Slot(read.key(ids, user_id), variant) for ids, user_id in targets]
     target_of = dict(zip(reversed(slots), reversed(targets), strict=True))  # the first wins
+    unique = list(dict.fromkeys(slots))
+    endings: dict[Slot, Ending] = {}
+    async with container.read_sessions() as session:
 
-    async def load(leased: Sequence[Slot]) -> dict[Slot, bytes]:
-        bodies: dict[Slot, bytes] = {}
-        async with container.read_sessions() as session:
+        async def load(leased: Sequence[Slot]) -> dict[Slot, bytes]:
+            bodies: dict[Slot, bytes] = {}
             for slot in leased:
                 ids, user_id = target_of[slot]
                 try:
@@ -99,10 +105,12 @@ async def refill_reads(
                 except (NotFound, Unauthorized):
                     continue
                 bodies[slot] = body.model_dump_json().encode()
-        return bodies
+            return bodies
 
-    unique = list(dict.fromkeys(slots))
-    endings = dict(zip(unique, await fill_many(cache, unique, load, after_load), strict=True))
+        for start in range(0, len(unique), LEASE_GROUP):
+            group = unique[start : start + LEASE_GROUP]
+            ended = await fill_many(cache, group, load, after_load)
+            endings.update(zip(group, ended, strict=True))
     return [endings[slot] for slot in slots]
 
 
