@@ -5,8 +5,10 @@ between a warm's load and its fill leaves nothing stale behind (README, "Cache w
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from collabcache_api.warming import hot_set
 from collabcache_api.warming.hot_set import MOST_ACTIVE_USERS
 from collabcache_api.warming.run import WarmOptions, warm
 from collabcache_shared.settings import ApiSettings
@@ -124,3 +126,22 @@ async def test_a_write_between_the_warms_load_and_its_fill_leaves_nothing_stale(
     assert members.headers["x-cache"] == "MISS"
     assert report.by_family["ORGANIZATION_MEMBERS"]["refused"] == 1
     assert report.total("refused") == 1
+
+
+async def test_the_hottest_studies_are_filled_beside_the_hottest_users(
+    warm_app: tuple[FastAPI, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The studies' pages are not left until every user's entries are filled: the first
+    study's come before the last users', and the organizations' entries before both (one
+    user and one study to a batch: this dataset is smaller than one batch of each)."""
+    monkeypatch.setattr(hot_set, "USERS_BATCH", 1)
+    monkeypatch.setattr(hot_set, "READS_BATCH", 1)
+    fills = await hot_set.plan(warm_app[0].state.container, users=1000, studies=1000)
+    labels = [fill.label for fill in fills]
+    studies = [i for i, label in enumerate(labels) if label.startswith("STUDY_")]
+    users = [i for i, label in enumerate(labels) if label.startswith("USER_")]
+    assert studies and users
+    assert min(studies) < max(users) and min(users) < max(studies)
+    assert max(i for i, label in enumerate(labels) if label.startswith("ORGANIZATION_")) < min(
+        users
+    )

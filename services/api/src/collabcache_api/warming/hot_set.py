@@ -134,7 +134,8 @@ async def _rows(session: AsyncSession, sql: str, **params: object) -> Sequence[A
 
 
 async def plan(container: Container, *, users: int, studies: int) -> list[Fill]:
-    """Every fill of a warm, hottest first."""
+    """Every fill of a warm, hottest first: the organizations' and teams' entries, then the
+    users' and the studies' side by side (`_hottest_first`)."""
     async with container.read_sessions() as session:
         orgs = await _rows(session, ORG_MEMBER)
         teams = await _rows(session, TEAM_MEMBER)
@@ -149,26 +150,44 @@ async def plan(container: Container, *, users: int, studies: int) -> list[Fill]:
     return [
         *(f for r in ORGANIZATION_READS for f in reads_fills(r, org_targets)),
         *(f for r in TEAM_READS for f in reads_fills(r, team_targets)),
-        *_user_fills(top_users, standings),
-        *(f for r in STUDY_READS for f in reads_fills(r, study_targets)),
+        *_hottest_first(_user_fills(top_users, standings), _study_fills(study_targets)),
     ]
+
+
+# A share of the way down a ranking (0: its first), and the fills of the ranks from there.
+Ranked = Iterator[tuple[float, list[Fill]]]
+
+
+def _hottest_first(users: Ranked, studies: Ranked) -> list[Fill]:
+    """The users' and the studies' fills interleaved by how far down its ranking each is:
+    the studies of the first rank are as hot as its users, and come as early."""
+    ranked = sorted([*users, *studies], key=lambda group: group[0])  # stable: users first
+    return [fill for _, fills in ranked for fill in fills]
 
 
 def _user_fills(
     top_users: list[uuid.UUID], standings: dict[uuid.UUID, list[tuple[str, uuid.UUID]]]
-) -> Iterator[Fill]:
+) -> Ranked:
     for start in range(0, len(top_users), USERS_BATCH):
         users = top_users[start : start + USERS_BATCH]
-        yield users_fill(users)
+        fills = [users_fill(users)]
         for kind in ("org", "study"):
             own = [(u, rid) for u in users for k, rid in standings[u] if k == kind]
-            yield from standings_fills(kind, own)
+            fills += standings_fills(kind, own)
         for read in USER_READS:
-            yield from reads_fills(read, [({}, user_id) for user_id in users])
+            fills += reads_fills(read, [({}, user_id) for user_id in users])
+        yield start / len(top_users), fills
+
+
+def _study_fills(study_targets: list[Target]) -> Ranked:
+    for start in range(0, len(study_targets), READS_BATCH):
+        batch = study_targets[start : start + READS_BATCH]
+        fills = [fill for read in STUDY_READS for fill in reads_fills(read, batch)]
+        yield start / len(study_targets), fills
 
 
 def families() -> list[str]:
-    """The report's lines, in the order a warm fills them."""
+    """The report's lines: the families in the order their hottest entries are filled."""
     reads = (*ORGANIZATION_READS, *TEAM_READS)
     return [
         *(r.family.value for r in reads),
