@@ -110,12 +110,18 @@ def per_endpoint(samples: Sequence[Sample]) -> dict[str, dict[str, Any]]:
 
 
 def warming_curve(samples: Sequence[Sample]) -> list[dict[str, Any]]:
-    """Hit rate per second of scheduled time, from the phase start."""
+    """Hit rate and the slowest request per second of scheduled time, from the phase start
+    (where in the phase its tail latency is)."""
     seconds: dict[int, list[Sample]] = {}
     for s in samples:
         seconds.setdefault(int(s.offset_s), []).append(s)
     return [
-        {"second": second, "requests": len(items), "hit_rate": hit_rate(items)}
+        {
+            "second": second,
+            "requests": len(items),
+            "hit_rate": hit_rate(items),
+            "slowest_ms": round(max(s.latency_ms for s in items), 2),
+        }
         for second, items in sorted(seconds.items())
     ]
 
