@@ -5,26 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 # What limits each target when it is missed, keyed by the start of the target's name: read off
-# the runs and profiles of 2026-12-01 (py-spy on the API under wrk, `python -m bench.ceiling
-# --py-spy DIR`; the memory model of `bench.memory`). A later run that misses a target for
-# another reason needs a profile of its own.
+# the runs and profiles of 2026-12-01 to 2026-12-03 (py-spy on the API under wrk, `python -m
+# bench.ceiling --py-spy DIR`; the memory model of `bench.memory`). A later run that misses a
+# target for another reason needs a profile of its own.
 LIMITS = {
     "cached GET p99": (
-        "a hit costs the API ~0.2 ms of CPU (bench.request_cpu, bench.ceiling), but at 200 req/s "
-        "it shares the two event loops with the misses (40% of the quick mix: ~2 ms of CPU each, "
-        "PostgreSQL beside) and the writes, so its p99 is the wait behind them: on a quiet "
-        "machine with 2 API workers the peak is carried (200 of 200 req/s, p99 of all requests "
-        "30 ms, of hits 29 ms on 2026-12-03); with 1 worker, or another job on the machine, the "
-        "peak queues (p99 0.5-0.6 s). A higher hit rate is the lever"
+        "the hit path now costs the API less CPU than the bare Redis-GET app does "
+        "(bench.ceiling), yet at 200 req/s the p99 of hits stays at 10-30 ms, and TTL-only, "
+        "the same hit path without invalidation, measures about the same in the same runs "
+        "(10-13 ms on 2026-12-03): the wait is the machine's, two API workers, PostgreSQL, "
+        "Redis, the relay, the invalidator, the load generator and the oracle on two cores, "
+        "and a hit waits behind the misses and writes of its event loop. Not met on this "
+        "machine"
     ),
     "every phase": (
-        "collabcache pays for its freshness where TTL-only does not: each write fences the "
-        "entries it changes, commits and clears them (dropping them: the next reads miss, and "
-        "readers of a fenced entry load without filling), the relay publishes its events and "
-        "the invalidator deletes again. One experiment at the peak (2 workers, another job on "
-        "the machine, one run each): collabcache p99 748 ms, without the relay 207 ms, without "
-        "the inline fences 78 ms, TTL-only 49 ms; the fences cost the most, as readers of a "
-        "hot entry under a fence each go to PostgreSQL"
+        "after the warm both variants hit 98-100%, so what is left is what collabcache does "
+        "for freshness and TTL-only does not: each write fences the entries it changes, "
+        "commits and clears them (the next reads miss, or refresh-ahead reloads them in the "
+        "background), the relay publishes its events and the invalidator deletes again; "
+        "analytics served stale are refreshed in the background. In the runs of 2026-12-03 "
+        "collabcache's p99 was 1-16 ms above TTL-only's in the normal, peak and sustained "
+        "phases, with one sustained run at 128 ms (one slow second); the warming phase, whose "
+        "length is the warm's, goes either way run to run"
     ),
     "peak": (
         "met on 2026-12-03 (p99 21 ms at 200 req/s) once each API worker listens on a socket "
@@ -33,12 +35,10 @@ LIMITS = {
         "which queued the peak while the other idled (p99 30 ms to 0.6 s, run to run)"
     ),
     "hit rate": (
-        "after the warm (3,000 most active users and 3,000 studies of 10,000 and 5,000) the "
-        "misses are the Zipf tail: requests of users and studies the warm left out, first read "
-        "during the 14 s after it, and entries a write dropped that were not hot enough for "
-        "refresh-ahead; the study pages miss most (86-89%). Warming every user and study took "
-        "93 s on this machine (58,921 entries), over the warm's 60 s budget; the quick "
-        "profile's 14 s after warming is too short for the tail to fill by reads"
+        "met on 2026-12-03 once the warm fills the whole bench dataset (every user and study "
+        "the Zipf mix draws, 81,618 entries): 98.6-99.0% after warming in five runs, every "
+        "endpoint 95-100%; the misses left are entries a write dropped that refresh-ahead did "
+        "not reload and the few standings past an entry's room (`full`)"
     ),
     "stale reads": (
         "each stale read is listed in the results file (`stale_examples`: path, X-Cache, time "
@@ -48,14 +48,14 @@ LIMITS = {
     ),
     "database reads": (
         "follows the hit rate: a miss costs 2-3 queries and a write 6-8, and refresh-ahead's "
-        "loads after writes (background reads, counted) add about 0.05 per request"
+        "loads after writes (background reads, counted) add about 0.05 per request; 8.1-8.3% "
+        "of cache-off in the runs of 2026-12-03"
     ),
     "analytics cached": (
-        "the cached side (~1 ms at p50, client included) is the hit path; the uncached side is "
-        "one aggregate query over a seeded organization (tens of members), ~17-20 ms. This run "
-        "measured 14.3x where the run of 2026-12-03T00:39 measured 19.8x (0.93 vs 18.4 ms); in "
-        "this run the bare Redis-GET app also cost 316 µs of CPU per request against 177 µs "
-        "then, i.e. the machine was slower throughout, which the small cached side feels most"
+        "the cached side (~1.2-1.6 ms at p50, the Python client included) is the hit path; "
+        "the uncached side is one aggregate query over a seeded organization (tens of "
+        "members), 17-26 ms; 60 sequential requests per side make the ratio move between runs "
+        "(14.3x, 16.4x and 19.8x on 2026-12-03)"
     ),
     "cache-event emission": (
         "noise at this scale: the figure compares p50s of a few milliseconds summed over eight "
@@ -64,22 +64,25 @@ LIMITS = {
         "the background, one script call per thousand"
     ),
     "cached endpoint throughput": (
-        "the hit path answers in front of FastAPI's whole stack; what is left of a hit's CPU "
-        "beyond the bare app's (py-spy under wrk, 2026-12-03): redis-py's call of the one LOOKUP "
-        "script (retry wrapper, timeout, packing and parsing: ~17% of the samples), the cache "
-        "event (~5%), the token memo and standing check; the bare app pays FastAPI's routing "
-        "and one GET instead"
+        "the hit path answers in front of FastAPI's whole stack, with its lookup packed once "
+        "and sent without redis-py's command layer; what is left of a hit's CPU is mostly "
+        "uvicorn's socket writes and the event loop, which both apps pay (py-spy under wrk, "
+        "2026-12-03)"
     ),
     "server CPU per hit": (
-        "as for the throughput above: the hit path does more than the bare app (the caller, "
-        "their standing and the page in one script call, a cache event, the security and CORS "
-        "headers) and skips FastAPI, which is about what the extra work costs"
+        "met on 2026-12-03 (110-148% in five runs): the lookup's command is packed once per "
+        "path, page and caller and sent on a pooled connection without redis-py's command "
+        "layer, the answer goes out as prebuilt headers without a Starlette Response, and the "
+        "route, ids and slots are remembered; the bare app pays FastAPI's routing and "
+        "dependencies"
     ),
     "warming": (
-        "the warm process's own work took 57.6 s of its 62.4 s (the rest: the process's start "
-        "and its plan); it runs fills four at a time in one Python process, CPU-bound (about "
-        "1.4 ms of CPU per entry); the API's p99 meanwhile stayed under 100 ms (90 ms). "
-        "A smaller hot set meets the time at the cost of the hit rate after it"
+        "the warm fills the whole bench dataset (81,618 entries) in 40-46 s of its own when "
+        "alone on the machine (one CPU-bound Python process, 2026-12-03); under the 50 req/s "
+        "mix, at its lowered CPU priority (`--nice 10`), it took 54-95 s across five runs of "
+        "the same day, as its share of the two cores depends on the API's. The API's p99 "
+        "meanwhile was 79-195 ms; the slowest requests are in the phase's first seconds (the "
+        "warming curve's `slowest_ms`: a cold API and cache, the warm's plan queries)"
     ),
     "Redis memory": (
         "the permission records: one per user per organization, team and study they have "
