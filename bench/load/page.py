@@ -11,7 +11,7 @@ from typing import Any
 LIMITS = {
     "cached GET p99": (
         "the hit path now costs the API less CPU than the bare Redis-GET app does "
-        "(bench.ceiling), yet at 200 req/s the p99 of hits stays at 10-30 ms, and TTL-only, "
+        "(bench.ceiling), yet at 200 req/s the p99 of hits stays at 10-47 ms, and TTL-only, "
         "the same hit path without invalidation, measures about the same in the same runs "
         "(10-13 ms on 2026-12-03): the wait is the machine's, two API workers, PostgreSQL, "
         "Redis, the relay, the invalidator, the load generator and the oracle on two cores, "
@@ -24,9 +24,10 @@ LIMITS = {
         "commits and clears them (the next reads miss, or refresh-ahead reloads them in the "
         "background), the relay publishes its events and the invalidator deletes again; "
         "analytics served stale are refreshed in the background. In the runs of 2026-12-03 "
-        "collabcache's p99 was 1-16 ms above TTL-only's in the normal, peak and sustained "
-        "phases, with one sustained run at 128 ms (one slow second); the warming phase, whose "
-        "length is the warm's, goes either way run to run"
+        "collabcache's p99 was 1-39 ms above TTL-only's in the normal, peak and sustained "
+        "phases (the peak's 53 vs 14 ms in the run of 09:36Z), with one sustained run at 128 "
+        "ms (one slow second); the warming phase, whose length is the warm's, goes either way "
+        "run to run"
     ),
     "peak": (
         "met on 2026-12-03 (p99 21 ms at 200 req/s) once each API worker listens on a socket "
