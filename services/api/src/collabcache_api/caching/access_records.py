@@ -43,7 +43,7 @@ from ..access import StudyRoles
 from ..errors import UNKNOWN_USER, NotFound, Unauthorized
 from ..models import OrgRole, StudyRole
 from ..studies.service import permissions_of
-from ..users.repository import user_exists
+from ..users.repository import existing_users, user_exists
 
 USER_FIELD = "user"
 USER_KNOWN = b'{"exists":true}'
@@ -62,6 +62,13 @@ def user_loader(session: AsyncSession, user_id: uuid.UUID) -> Callable[[], Await
         return USER_KNOWN
 
     return load
+
+
+async def load_user_fields(
+    session: AsyncSession, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, bytes]:
+    """The `user` fields of many users by one query: those who exist (a warm's batch)."""
+    return {user_id: USER_KNOWN for user_id in await existing_users(session, user_ids)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,11 @@ from collabcache_shared.cache.store import Slot
 from ..bootstrap import Container
 from ..errors import NotFound, Unauthorized
 from ..pagination import PageRequest, page_request
-from ..users.repository import existing_users
 from .access_records import (
     STANDING_OF,
-    USER_KNOWN,
     Standing,
     load_standings,
+    load_user_fields,
     user_slot,
 )
 from .reads import CachedRead
@@ -165,8 +164,8 @@ async def refill_users(
 
     async def load(leased: Sequence[Slot]) -> dict[Slot, bytes]:
         async with container.read_sessions() as session:
-            existing = await existing_users(session, [user_of[slot] for slot in leased])
-        return {slot: USER_KNOWN for slot in leased if user_of[slot] in existing}
+            fields = await load_user_fields(session, [user_of[slot] for slot in leased])
+        return {slot: fields[user_of[slot]] for slot in leased if user_of[slot] in fields}
 
     endings = dict(
         zip(user_of, await fill_many(cache, list(user_of), load, after_load), strict=True)
