@@ -13,8 +13,9 @@ import pytest
 
 from collabcache_api.cli import main
 
-# In this process: its CPU priority stays as it is.
-SMALL_WARM = ["warm", "--users", "5", "--studies", "5", "--concurrency", "2", "--nice", "0"]
+# In this process: its CPU priority stays as it is, and it forks no other (a subprocess does).
+SMALL_WARM = ["warm", "--users", "5", "--studies", "5", "--concurrency", "2", "--processes", "1"]
+SMALL_WARM += ["--nice", "0"]
 
 
 @pytest.fixture
@@ -58,3 +59,21 @@ def test_the_warm_runs_at_a_lower_cpu_priority_than_its_caller(warm_env: None) -
         done = subprocess.run([*command, *extra], capture_output=True, text=True, check=True)
         report = json.loads(done.stdout.strip().splitlines()[-1])
         assert report["niceness"] == min(expected, 19)
+
+
+def test_a_warm_in_two_processes_fills_each_planned_entry_once(warm_env: None) -> None:
+    """The second process fills its share, not the first's: nothing is found fresh, nothing
+    missed; a warm in one process afterwards finds every entry fresh."""
+    command = [sys.executable, "-m", "collabcache_api.cli", *SMALL_WARM[:-4], "--json"]
+    reports = []
+    for processes in ("2", "1"):
+        done = subprocess.run(
+            [*command, "--processes", processes], capture_output=True, text=True, check=True
+        )
+        reports.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    split, again = reports
+    assert split["processes"] == 2
+    assert split["planned"] == split["filled"] > 0
+    assert split["fresh"] == split["failed"] == 0
+    assert again["planned"] == again["fresh"] == split["planned"]
+    assert split["database_queries"] > 0

@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "seed":
             return asyncio.run(_seed(args))
         if args.command == "warm":
-            return asyncio.run(warm_command.run(args))
+            return warm_command.main(args)
         return asyncio.run(_token(args))
     except ValidationError as exc:
         print(f"invalid configuration: {exc}", file=sys.stderr)

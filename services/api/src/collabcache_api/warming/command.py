@@ -4,10 +4,14 @@ terminal, and print what it filled, in how long, at what cost to the database.""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from tqdm import tqdm
@@ -15,13 +19,19 @@ from tqdm import tqdm
 from collabcache_shared.cache.batch import Ending
 from collabcache_shared.settings import ApiSettings, CacheSettings, OutboxSettings, RedisSettings
 
-from ..bootstrap import build_container
-from .run import WarmOptions, WarmReport, warm
+from ..bootstrap import Container, build_container
+from . import processes
+from .db_cost import counting
+from .hot_set import Fill, plan
+from .run import WarmOptions, WarmReport, fill_share, planned
 
 DEFAULTS = WarmOptions()
 # How much lower than the caller's the warm's CPU priority is (`os.nice`): an API on the same
 # host keeps its latency while the warm takes the CPU it leaves (README, "Cache warming").
 NICENESS = 10
+# Processes filling side by side: a warm's fills are mostly its own CPU (serialising what it
+# loads), so one process fills one core at most (README, "Cache warming").
+PROCESSES = 2
 
 
 def add_parser(commands: Any, count: Callable[[int], Callable[[str], int]]) -> None:
@@ -36,6 +46,12 @@ def add_parser(commands: Any, count: Callable[[int], Callable[[str], int]]) -> N
         "--concurrency", type=count(1), default=DEFAULTS.concurrency, help="fills at once"
     )
     parser.add_argument(
+        "--processes",
+        type=count(1),
+        default=PROCESSES,
+        help="processes filling shares of the hot set side by side",
+    )
+    parser.add_argument(
         "--nice", type=count(0), default=NICENESS, help="lower the warm's CPU priority by this"
     )
     parser.add_argument("--json", action="store_true", help="the report as one JSON object")
@@ -47,31 +63,86 @@ def add_parser(commands: Any, count: Callable[[int], Callable[[str], int]]) -> N
     )
 
 
-async def run(args: argparse.Namespace) -> int:
-    options = WarmOptions(users=args.users, studies=args.studies, concurrency=args.concurrency)
-    niceness = os.nice(args.nice)
-    container = build_container(
-        ApiSettings(), RedisSettings(), CacheSettings(), OutboxSettings(relay_enabled=False)
-    )
-    if container.cache is None:
+def main(args: argparse.Namespace) -> int:
+    """Plan, fork the other processes (`warming.processes`), fill this process's share, sum."""
+    niceness = os.nice(args.nice)  # inherited by the forked processes
+    started = time.perf_counter()
+    try:
+        fills, planning = asyncio.run(_plan(args))
+    except CacheOff:
         print("warm: the cache is off (CACHE_ENABLED=false): nothing to warm", file=sys.stderr)
         return 1
+    own, *others = processes.shares(fills, args.processes)
+    children = [processes.fork(share, partial(_fill_share, args)) for share in others]
     shown = sys.stderr.isatty() if args.progress is None else args.progress
     bar = tqdm(desc="warming", unit="entry", disable=not shown, file=sys.stderr)
+    bar.reset(total=planned(fills))
     try:
-        report = await warm(
-            container,
-            options,
-            on_planned=lambda total: bar.reset(total=total),
-            on_filled=bar.update,
-        )
+        report = asyncio.run(_fill_own(args, own, children, bar.update))
     finally:
         bar.close()
-        await container.redis.aclose()
-        await container.engine.dispose()
-    report.niceness = niceness
+        processes.reap(children)
+    processes.add_counts(report, children)
+    report.add(planning.counts())
+    report.planned, report.processes = planned(fills), args.processes
+    report.seconds, report.niceness = time.perf_counter() - started, niceness
     _print(report, as_json=args.json)
     return 0 if report.total(Ending.FAILED) == 0 else 1
+
+
+class CacheOff(Exception):
+    pass
+
+
+def _container() -> Container:
+    return build_container(
+        ApiSettings(), RedisSettings(), CacheSettings(), OutboxSettings(relay_enabled=False)
+    )
+
+
+@asynccontextmanager
+async def _connected() -> AsyncIterator[Container]:
+    """A container of this process, its connections closed at the end (before a fork)."""
+    container = _container()
+    try:
+        if container.cache is None:
+            raise CacheOff
+        yield container
+    finally:
+        await container.redis.aclose()
+        await container.engine.dispose()
+
+
+async def _plan(args: argparse.Namespace) -> tuple[list[Fill], WarmReport]:
+    async with _connected() as container:
+        with counting(container.engine) as cost:
+            fills = await plan(container, users=args.users, studies=args.studies)
+    return fills, WarmReport(queries=cost.queries, database_seconds=cost.seconds)
+
+
+async def _fill_share(
+    args: argparse.Namespace, share: Sequence[Fill], on_filled: Callable[[int], object]
+) -> WarmReport:
+    async with _connected() as container:
+        with counting(container.engine) as cost:
+            report = await fill_share(container, share, args.concurrency, on_filled)
+    report.queries, report.database_seconds = cost.queries, cost.seconds
+    return report
+
+
+async def _fill_own(
+    args: argparse.Namespace,
+    share: Sequence[Fill],
+    children: list[processes.Child],
+    on_filled: Callable[[int], object],
+) -> WarmReport:
+    """This process's share, while the children's pipes are read (their progress shown)."""
+    gathered = asyncio.create_task(processes.gather(children, on_filled))
+    try:
+        report = await _fill_share(args, share, on_filled)
+    finally:
+        await gathered
+    return report
 
 
 def _print(report: WarmReport, *, as_json: bool) -> None:

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ class WarmReport:
     queries: int = 0
     database_seconds: float = 0.0
     niceness: int | None = None  # the warm process's CPU niceness (the command's)
+    processes: int = 1  # that filled shares of the fills (`warming.processes`)
 
     def count(self, label: str, ending: str) -> None:
         self.by_family.setdefault(label, Counter())[ending] += 1
@@ -54,12 +55,27 @@ class WarmReport:
             "database_queries": self.queries,
             "database_seconds": round(self.database_seconds, 3),
             "niceness": self.niceness,
+            "processes": self.processes,
             "families": {
                 label: {ending: self.by_family[label][ending] for ending in endings}
                 for label in families()
                 if label in self.by_family
             },
         }
+
+    def counts(self) -> dict[str, Any]:
+        """What `add` takes: the counts of one process's share (`warming.processes`)."""
+        return {
+            "by_family": {label: dict(c) for label, c in self.by_family.items()},
+            "queries": self.queries,
+            "database_seconds": self.database_seconds,
+        }
+
+    def add(self, counts: dict[str, Any]) -> None:
+        for label, endings in counts["by_family"].items():
+            self.by_family.setdefault(label, Counter()).update(endings)
+        self.queries += counts["queries"]
+        self.database_seconds += counts["database_seconds"]
 
     def lines(self) -> Iterator[str]:
         d = self.as_dict()
@@ -85,27 +101,43 @@ async def warm(
     after_load: AfterLoad | None = None,
 ) -> WarmReport:
     """Fill the hot set; `on_planned(total)` and `on_filled(entries)` drive a progress bar."""
-    report = WarmReport()
     started = time.perf_counter()
     with counting(container.engine) as cost:
         fills = await plan(container, users=options.users, studies=options.studies)
-        report.planned = sum(one.size for one in fills)
         if on_planned is not None:
-            on_planned(report.planned)
-        queue = iter(fills)
-
-        async def worker() -> None:
-            for one in queue:  # shared: each fill is taken by one worker
-                for ending in await _fill(container, one, after_load):
-                    report.count(one.label, ending)
-                if on_filled is not None:
-                    on_filled(one.size)
-
-        async with asyncio.TaskGroup() as group:
-            for _ in range(max(1, options.concurrency)):
-                group.create_task(worker())
+            on_planned(planned(fills))
+        report = await fill_share(container, fills, options.concurrency, on_filled, after_load)
     report.seconds = time.perf_counter() - started
     report.queries, report.database_seconds = cost.queries, cost.seconds
+    return report
+
+
+def planned(fills: Sequence[Fill]) -> int:
+    return sum(one.size for one in fills)
+
+
+async def fill_share(
+    container: Container,
+    fills: Sequence[Fill],
+    concurrency: int,
+    on_filled: Callable[[int], object] | None = None,
+    after_load: AfterLoad | None = None,
+) -> WarmReport:
+    """Fill `fills` in order, `concurrency` at a time: the whole plan, or one process's share
+    of it (`warming.processes`). Its database cost is counted by the caller."""
+    report = WarmReport(planned=planned(fills))
+    queue = iter(fills)
+
+    async def worker() -> None:
+        for one in queue:  # shared: each fill is taken by one worker
+            for ending in await _fill(container, one, after_load):
+                report.count(one.label, ending)
+            if on_filled is not None:
+                on_filled(one.size)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, concurrency)):
+            group.create_task(worker())
     return report
 
 
