@@ -139,7 +139,14 @@ def latency_targets(result: dict[str, Any] | None) -> list[Target]:
         ]
     rows = result["rows"]
     analytics = next(r for r in rows if r["endpoint"] == ANALYTICS)
-    speedup = analytics["uncached_p50_ms"] / analytics["cached_p50_ms"]
+    # wrk's p50s where wrk ran: the Python client's own time is most of a hit's (cache_latency)
+    client = "wrk" if "cached_wrk_p50_ms" in analytics else "httpx"
+    cached, uncached = (
+        (analytics["cached_wrk_p50_ms"], analytics["uncached_wrk_p50_ms"])
+        if client == "wrk"
+        else (analytics["cached_p50_ms"], analytics["uncached_p50_ms"])
+    )
+    speedup = uncached / cached
     loud = sum(r["cached_p50_ms"] for r in rows)
     quiet = sum(r["cached_quiet_p50_ms"] for r in rows)
     cost = (loud - quiet) / quiet
@@ -147,7 +154,7 @@ def latency_targets(result: dict[str, Any] | None) -> list[Target]:
         _target(
             "analytics cached vs uncached (p50)",
             ">= 20x faster",
-            f"{speedup:.1f}x ({analytics['cached_p50_ms']} vs {analytics['uncached_p50_ms']} ms)",
+            f"{speedup:.1f}x ({cached} vs {uncached} ms, {client})",
             speedup >= 20,
         ),
         _target(
