@@ -11,9 +11,10 @@ from typing import Any
 LIMITS = {
     "cached GET p99": (
         "the hit path now costs the API less CPU than the bare Redis-GET app does "
-        "(bench.ceiling), yet at 200 req/s the p99 of hits stays at 10-47 ms, and TTL-only, "
-        "the same hit path without invalidation, measures about the same in the same runs "
-        "(10-13 ms on 2026-12-03): the wait is the machine's, two API workers, PostgreSQL, "
+        "(bench.ceiling), yet at 200 req/s the p99 of hits stays at 9-47 ms (8.7 ms in the run "
+        "of 11:04Z), and TTL-only, the same hit path without invalidation, measures about the "
+        "same in the same runs (hits' p50 is 3 ms with the Python open-loop generator, whose "
+        "own CPU is in every figure): the wait is the machine's, two API workers, PostgreSQL, "
         "Redis, the relay, the invalidator, the load generator and the oracle on two cores, "
         "and a hit waits behind the misses and writes of its event loop. Not met on this "
         "machine"
@@ -26,8 +27,10 @@ LIMITS = {
         "analytics served stale are refreshed in the background. In the runs of 2026-12-03 "
         "collabcache's p99 was 1-39 ms above TTL-only's in the normal, peak and sustained "
         "phases (the peak's 53 vs 14 ms in the run of 09:36Z), with one sustained run at 128 "
-        "ms (one slow second); the warming phase, whose length is the warm's, goes either way "
-        "run to run"
+        "ms (one slow second); in the run of 11:04Z its peak p99 was lower (14.60 vs 14.61 "
+        "ms, all 1,200 requests answered by both, 199.9 vs 200.0 req/s as timed), its normal "
+        "phase's higher (12.5 vs 10.9 ms); the warming phase, whose length is the warm's, goes "
+        "either way run to run"
     ),
     "peak": (
         "met on 2026-12-03 (p99 21 ms at 200 req/s) once each API worker listens on a socket "
@@ -53,10 +56,10 @@ LIMITS = {
         "of cache-off in the runs of 2026-12-03"
     ),
     "analytics cached": (
-        "the cached side (~1.2-1.6 ms at p50, the Python client included) is the hit path; "
-        "the uncached side is one aggregate query over a seeded organization (tens of "
-        "members), 17-26 ms; 60 sequential requests per side make the ratio move between runs "
-        "(14.3x, 16.4x and 19.8x on 2026-12-03)"
+        "met on 2026-12-03 when timed with wrk (one connection, one request at a time: 55.8x, "
+        "0.36 vs 20.0 ms); the Python client (httpx) adds about 1 ms to every request, most of "
+        "a 0.3 ms hit, so its ratio stays at 12-17x (15.6x, 1.23 vs 19.21 ms, in the same run; "
+        "bench.cache_latency shows both)"
     ),
     "cache-event emission": (
         "noise at this scale: the figure compares p50s of a few milliseconds summed over eight "
@@ -78,12 +81,13 @@ LIMITS = {
         "dependencies"
     ),
     "warming": (
-        "the warm fills the whole bench dataset (81,618 entries) in 40-46 s of its own when "
-        "alone on the machine (one CPU-bound Python process, 2026-12-03); under the 50 req/s "
-        "mix, at its lowered CPU priority (`--nice 10`), it took 54-95 s across five runs of "
-        "the same day, as its share of the two cores depends on the API's. The API's p99 "
-        "meanwhile was 79-195 ms; the slowest requests are in the phase's first seconds (the "
-        "warming curve's `slowest_ms`: a cold API and cache, the warm's plan queries)"
+        "the time is met since the warm fills in two processes (46.4 s from launch in this "
+        "run; 38.4 s alone against 52.4 s in one process, 2026-12-03), the p99 not: every "
+        "request over it came in the phase's first 3 s (the warming curve's `slowest_ms`: 340, "
+        "103, 146 ms), when the cache is empty and the first misses (analytics above all, "
+        "20 ms of PostgreSQL each) meet the warm's start; TTL-only, whose warm is the same, "
+        "had 406 and 179 ms there. In phases that are shorter as the warm gets faster, those "
+        "first seconds make the p99: 68-199 ms across four runs"
     ),
     "Redis memory": (
         "the permission records: one per user per organization, team and study they have "

@@ -43,7 +43,10 @@ def add_parser(commands: Any, count: Callable[[int], Callable[[str], int]]) -> N
         "--studies", type=count(0), default=DEFAULTS.studies, help="most active studies to warm"
     )
     parser.add_argument(
-        "--concurrency", type=count(1), default=DEFAULTS.concurrency, help="fills at once"
+        "--concurrency",
+        type=count(1),
+        default=DEFAULTS.concurrency,
+        help="fills at once, in all processes together",
     )
     parser.add_argument(
         "--processes",
@@ -120,12 +123,19 @@ async def _plan(args: argparse.Namespace) -> tuple[list[Fill], WarmReport]:
     return fills, WarmReport(queries=cost.queries, database_seconds=cost.seconds)
 
 
+def _each(args: argparse.Namespace) -> int:
+    """Fills in flight in each process: `--concurrency` bounds them all together, so that
+    more processes put no more load on the database at once, only more CPU to fill with."""
+    total: int = args.concurrency
+    return max(1, -(-total // args.processes))
+
+
 async def _fill_share(
     args: argparse.Namespace, share: Sequence[Fill], on_filled: Callable[[int], object]
 ) -> WarmReport:
     async with _connected() as container:
         with counting(container.engine) as cost:
-            report = await fill_share(container, share, args.concurrency, on_filled)
+            report = await fill_share(container, share, _each(args), on_filled)
     report.queries, report.database_seconds = cost.queries, cost.seconds
     return report
 
