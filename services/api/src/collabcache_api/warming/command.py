@@ -126,8 +126,8 @@ async def _plan(args: argparse.Namespace) -> tuple[list[Fill], WarmReport]:
 def _each(args: argparse.Namespace) -> int:
     """Fills in flight in each process: `--concurrency` bounds them all together, so that
     more processes put no more load on the database at once, only more CPU to fill with."""
-    total: int = args.concurrency
-    return max(1, -(-total // args.processes))
+    in_flight, forks = int(args.concurrency), int(args.processes)
+    return max(1, -(-in_flight // forks))
 
 
 async def _fill_share(
