@@ -4,6 +4,7 @@ keeps the bounded request head, and SIGTERM stops them all."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -50,9 +51,22 @@ def two_workers(database_url: str, servers: dict[str, str], tmp_path: Path) -> I
         _wait_ready(f"http://127.0.0.1:{port}", process)
         yield process, f"http://127.0.0.1:{port}", log
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _kill_tree(process)
+
+
+def _kill_tree(process: subprocess.Popen[bytes]) -> None:
+    """The server and its workers: a worker whose parent was killed outlives it (it would poll
+    a dropped database for ever)."""
+    try:
+        workers = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        workers = []
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    for worker in workers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            worker.kill()
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:

@@ -13,22 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError
+from .warming import options as warm_options
 
-from collabcache_shared.settings import AuthSettings, DatabaseSettings
-
-from .security import issue_token
-from .seed import generate
-from .seed_dataset import SeedConfig
-from .seed_load import DatabaseNotEmpty, SeedError, connect, has_users, load, plain_dsn
-from .warming import command as warm_command
+# Each command imports what it runs when it runs: `warm` lowers its CPU priority first, so that
+# even its imports (a second of CPU) leave an API on the same host its share (README, "Cache
+# warming").
 
 
 def _positive_float(text: str) -> float:
@@ -72,16 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="print a bearer token for a user (last line)")
     token.add_argument("email")
     token.add_argument("--ttl-seconds", type=_count(60), default=None, help="token lifetime")
-    warm_command.add_parser(commands, _count)
+    warm_options.add_parser(commands, _count)
     return parser
 
 
 def _dsn() -> str:
+    from collabcache_shared.settings import DatabaseSettings
+
+    from .seed_load import plain_dsn
+
     return plain_dsn(DatabaseSettings().database_url)
 
 
 def _migrate() -> int:
+    from sqlalchemy.exc import DBAPIError
+
     from .migrate import upgrade
+    from .seed_load import SeedError
 
     try:
         upgrade()
@@ -92,6 +94,10 @@ def _migrate() -> int:
 
 
 async def _seed(args: argparse.Namespace) -> int:
+    from .seed import generate
+    from .seed_dataset import SeedConfig
+    from .seed_load import DatabaseNotEmpty, has_users, load
+
     config = SeedConfig.scaled(
         args.scale,
         args.seed,
@@ -124,6 +130,13 @@ async def _seed(args: argparse.Namespace) -> int:
 
 
 async def _token(args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from collabcache_shared.settings import AuthSettings
+
+    from .security import issue_token
+    from .seed_load import SeedError, connect
+
     settings = AuthSettings()
     conn = await connect(_dsn())
     try:
@@ -144,13 +157,20 @@ async def _token(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    niceness = os.nice(args.nice) if args.command == "warm" else 0  # before the imports
+    from pydantic import ValidationError
+
+    from .seed_load import SeedError
+
     try:
         if args.command == "migrate":
             return _migrate()
         if args.command == "seed":
             return asyncio.run(_seed(args))
         if args.command == "warm":
-            return warm_command.main(args)
+            from .warming import command as warm_command
+
+            return warm_command.main(args, niceness)
         return asyncio.run(_token(args))
     except ValidationError as exc:
         print(f"invalid configuration: {exc}", file=sys.stderr)

@@ -1,18 +1,17 @@
 """`python -m collabcache_api.cli warm`: fill the hot set now, with a progress bar on a
-terminal, and print what it filled, in how long, at what cost to the database."""
+terminal, and print what it filled, in how long, at what cost to the database. Its arguments
+are in `warming.options`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
 
 from tqdm import tqdm
 
@@ -23,52 +22,13 @@ from ..bootstrap import Container, build_container
 from . import processes
 from .db_cost import counting
 from .hot_set import Fill, plan
-from .run import WarmOptions, WarmReport, fill_share, planned
-
-DEFAULTS = WarmOptions()
-# How much lower than the caller's the warm's CPU priority is (`os.nice`): an API on the same
-# host keeps its latency while the warm takes the CPU it leaves (README, "Cache warming").
-NICENESS = 10
-# Processes filling side by side: a warm's fills are mostly its own CPU (serialising what it
-# loads), so one process fills one core at most (README, "Cache warming").
-PROCESSES = 2
+from .run import WarmReport, fill_share, planned
 
 
-def add_parser(commands: Any, count: Callable[[int], Callable[[str], int]]) -> None:
-    parser = commands.add_parser("warm", help="fill the hottest cache entries now")
-    parser.add_argument(
-        "--users", type=count(0), default=DEFAULTS.users, help="most active users to warm"
-    )
-    parser.add_argument(
-        "--studies", type=count(0), default=DEFAULTS.studies, help="most active studies to warm"
-    )
-    parser.add_argument(
-        "--concurrency",
-        type=count(1),
-        default=DEFAULTS.concurrency,
-        help="fills at once, in all processes together",
-    )
-    parser.add_argument(
-        "--processes",
-        type=count(1),
-        default=PROCESSES,
-        help="processes filling shares of the hot set side by side",
-    )
-    parser.add_argument(
-        "--nice", type=count(0), default=NICENESS, help="lower the warm's CPU priority by this"
-    )
-    parser.add_argument("--json", action="store_true", help="the report as one JSON object")
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="a progress bar (default: when stderr is a terminal)",
-    )
-
-
-def main(args: argparse.Namespace) -> int:
-    """Plan, fork the other processes (`warming.processes`), fill this process's share, sum."""
-    niceness = os.nice(args.nice)  # inherited by the forked processes
+def main(args: argparse.Namespace, niceness: int) -> int:
+    """Plan, fork the other processes (`warming.processes`), fill this process's share, sum.
+    `niceness`: this process's, lowered by the caller before it imported this module (the
+    forked processes inherit it)."""
     started = time.perf_counter()
     try:
         fills, planning = asyncio.run(_plan(args))

@@ -16,6 +16,7 @@ from collabcache_shared.cache.batch import Ending
 
 from ..bootstrap import Container
 from ..caching.refill import AfterLoad
+from . import options
 from .db_cost import counting
 from .hot_set import Fill, families, plan
 
@@ -24,9 +25,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class WarmOptions:
-    users: int = 200  # the most active users (activity table)
-    studies: int = 500  # the most active studies
-    concurrency: int = 4  # fills in flight at once
+    users: int = options.USERS  # the most active users (activity table)
+    studies: int = options.STUDIES  # the most active studies
+    concurrency: int = options.CONCURRENCY  # fills in flight at once
 
 
 @dataclass
