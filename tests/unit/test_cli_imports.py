@@ -17,7 +17,5 @@ print(",".join(m for m in {HEAVY!r} if m in sys.modules))
 
 
 def test_the_cli_and_its_parser_import_nothing_heavy() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
