@@ -9,7 +9,7 @@ from typing import Any
 
 USERS = 200  # the most active users (activity table)
 STUDIES = 500  # the most active studies
-CONCURRENCY = 4  # fills in flight at once, in all processes together (2 each in two)
+CONCURRENCY = 8  # fills in flight at once, in all processes together (4 each in two)
 # How much lower than the caller's the warm's CPU priority is (`os.nice`): an API on the same
 # host keeps its latency while the warm takes the CPU it leaves.
 NICENESS = 10
