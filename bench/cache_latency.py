@@ -162,7 +162,10 @@ async def _wrk_p50s(
     for _ in range(2):
         for variant in runs:
             url = f"http://127.0.0.1:{ports[variant]}{path}"
-            runs[variant].append(await run_wrk(url, load, headers))
+            run = await run_wrk(url, load, headers)
+            if not run["requests"] or run["non_2xx_3xx"] or run["socket_errors"]:
+                raise RuntimeError(f"wrk against {variant} {path}: {run}")
+            runs[variant].append(run)
     row: dict[str, float] = {}
     for variant, figures in runs.items():
         for p in ("p50", "p99"):

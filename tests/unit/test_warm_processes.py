@@ -3,6 +3,11 @@ hottest first; a child's counts reach the parent; a child that dies fails its wh
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
+import time
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -33,6 +38,34 @@ def test_shares_cover_the_plan_once_each_in_its_order(fills: int, count: int) ->
     assert shares[0][:1] == plan[:1]  # the hottest fill starts at once
 
 
+@pytest.mark.parametrize(("concurrency", "count"), [(8, 2), (5, 2), (3, 3), (9, 4), (1, 1)])
+def test_the_fills_in_flight_together_are_the_concurrency(concurrency: int, count: int) -> None:
+    limits = processes.in_flight(concurrency, count)
+    assert sum(limits) == concurrency
+    assert max(limits) - min(limits) <= 1
+    assert min(limits) >= 1
+
+
+async def _stuck(share: Sequence[Fill], on_filled: Callable[[int], object]) -> WarmReport:
+    await asyncio.sleep(3600)  # a fill that never ends (a query stuck, say): it writes nothing
+    raise AssertionError("never reached")
+
+
+def test_a_parent_that_stops_early_stops_its_children() -> None:
+    child = processes.fork(_plan(1), _stuck, [])
+    try:
+        processes.stop([child])
+        assert child.closed
+        deadline = time.monotonic() + 10
+        while os.waitpid(child.pid, os.WNOHANG) == (0, 0):  # not exited yet
+            assert time.monotonic() < deadline, "the child outlived its stopped parent"
+            time.sleep(0.01)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(child.pid, signal.SIGKILL)
+            os.waitpid(child.pid, 0)
+
+
 async def _filled(share: Sequence[Fill], on_filled: Callable[[int], object]) -> WarmReport:
     report = WarmReport()
     for one in share:
@@ -53,7 +86,7 @@ async def test_a_forked_share_reports_its_counts_or_fails_whole(
     fill_share: processes.FillShare, ending: str
 ) -> None:
     share = _plan(4)
-    child = processes.fork(share, fill_share)  # no loop of this test's is touched by the child
+    child = processes.fork(share, fill_share, [])  # no loop of this test's is touched by it
     progress: list[int] = []
     await processes.gather([child], progress.append)
     processes.reap([child])

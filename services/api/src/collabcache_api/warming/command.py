@@ -35,19 +35,29 @@ def main(args: argparse.Namespace, niceness: int) -> int:
     except CacheOff:
         print("warm: the cache is off (CACHE_ENABLED=false): nothing to warm", file=sys.stderr)
         return 1
-    own, *others = processes.shares(fills, args.processes)
-    children = [processes.fork(share, partial(_fill_share, args)) for share in others]
-    shown = sys.stderr.isatty() if args.progress is None else args.progress
-    bar = tqdm(desc="warming", unit="entry", disable=not shown, file=sys.stderr)
-    bar.reset(total=planned(fills))
+    count = min(args.processes, args.concurrency)
+    own, *others = processes.shares(fills, count)
+    limit, *limits = processes.in_flight(args.concurrency, count)
+    children: list[processes.Child] = []
+    bar = None
     try:
-        report = asyncio.run(_fill_own(args, own, children, bar.update))
+        for share, each in zip(others, limits, strict=True):
+            fill = partial(_fill_share, args, each)
+            children.append(processes.fork(share, fill, children))
+        shown = sys.stderr.isatty() if args.progress is None else args.progress
+        bar = tqdm(desc="warming", unit="entry", disable=not shown, file=sys.stderr)
+        bar.reset(total=planned(fills))
+        report = asyncio.run(_fill_own(args, limit, own, children, bar.update))
+    except BaseException:
+        processes.stop(children)
+        raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         processes.reap(children)
     processes.add_counts(report, children)
     report.add(planning.counts())
-    report.planned, report.processes = planned(fills), args.processes
+    report.planned, report.processes = planned(fills), count
     report.seconds, report.niceness = time.perf_counter() - started, niceness
     _print(report, as_json=args.json)
     return 0 if report.total(Ending.FAILED) == 0 else 1
@@ -83,35 +93,35 @@ async def _plan(args: argparse.Namespace) -> tuple[list[Fill], WarmReport]:
     return fills, WarmReport(queries=cost.queries, database_seconds=cost.seconds)
 
 
-def _each(args: argparse.Namespace) -> int:
-    """Fills in flight in each process: `--concurrency` bounds them all together, so that
-    more processes put no more load on the database at once, only more CPU to fill with."""
-    in_flight, forks = int(args.concurrency), int(args.processes)
-    return max(1, -(-in_flight // forks))
-
-
 async def _fill_share(
-    args: argparse.Namespace, share: Sequence[Fill], on_filled: Callable[[int], object]
+    args: argparse.Namespace,
+    in_flight: int,
+    share: Sequence[Fill],
+    on_filled: Callable[[int], object],
 ) -> WarmReport:
     async with _connected() as container:
         with counting(container.engine) as cost:
-            report = await fill_share(container, share, _each(args), on_filled)
+            report = await fill_share(container, share, in_flight, on_filled)
     report.queries, report.database_seconds = cost.queries, cost.seconds
     return report
 
 
 async def _fill_own(
     args: argparse.Namespace,
+    in_flight: int,
     share: Sequence[Fill],
     children: list[processes.Child],
     on_filled: Callable[[int], object],
 ) -> WarmReport:
-    """This process's share, while the children's pipes are read (their progress shown)."""
+    """This process's share, while the children's pipes are read (their progress shown); on
+    an error here the children are not waited for (the caller stops them)."""
     gathered = asyncio.create_task(processes.gather(children, on_filled))
     try:
-        report = await _fill_share(args, share, on_filled)
-    finally:
-        await gathered
+        report = await _fill_share(args, in_flight, share, on_filled)
+    except BaseException:
+        gathered.cancel()
+        raise
+    await gathered
     return report
 
 

@@ -8,9 +8,11 @@ failed, as a fill that raised is."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Coroutine, Sequence
@@ -33,6 +35,12 @@ def shares(fills: Sequence[Fill], processes: int) -> list[list[Fill]]:
     return [list(fills[i::processes]) for i in range(processes)]
 
 
+def in_flight(concurrency: int, processes: int) -> list[int]:
+    """Each process's fills in flight: `concurrency` split among them, so that together they
+    never exceed it (`processes` is at most `concurrency`)."""
+    return [concurrency // processes + (i < concurrency % processes) for i in range(processes)]
+
+
 @dataclass
 class Child:
     pid: int
@@ -40,29 +48,41 @@ class Child:
     share: list[Fill]
     counts: dict[str, Any] | None = None
     pending: bytes = b""
+    closed: bool = False  # its pipe, read to the end
     done: asyncio.Future[None] | None = field(default=None, repr=False)
 
 
-def fork(share: list[Fill], fill_share: FillShare) -> Child:
+def fork(share: list[Fill], fill_share: FillShare, siblings: list[Child]) -> Child:
     """A process filling `share`. Call it with no event loop running and no connection open:
-    the child starts from a copy of this process."""
+    the child starts from a copy of this process (`siblings`: the children forked before, whose
+    pipes it closes)."""
     read, write = os.pipe()
     pid = os.fork()
     if pid:
         os.close(write)
         return Child(pid, read, share)
-    os.close(read)
     status = 1
     try:
-        progress = lambda entries: os.write(write, b"+%d\n" % entries)  # noqa: E731
+        for fd in (read, *(sibling.pipe for sibling in siblings)):
+            os.close(fd)
+        progress = lambda entries: _write(write, b"+%d\n" % entries)  # noqa: E731
         report = asyncio.run(fill_share(share, progress))
-        os.write(write, json.dumps(report.counts()).encode() + b"\n")
+        _write(write, json.dumps(report.counts()).encode() + b"\n")
         status = 0
+    except KeyboardInterrupt:
+        pass  # the parent, interrupted too, says so
     except BaseException:
         traceback.print_exc(file=sys.stderr)
     finally:
-        sys.stderr.flush()
-        os._exit(status)  # not the parent's exit handlers: they are the parent's to run
+        try:
+            sys.stderr.flush()
+        finally:
+            os._exit(status)  # not the parent's exit handlers: they are the parent's to run
+
+
+def _write(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 async def gather(children: list[Child], on_filled: Callable[[int], object]) -> None:
@@ -75,10 +95,25 @@ async def gather(children: list[Child], on_filled: Callable[[int], object]) -> N
     await asyncio.gather(*(child.done for child in children if child.done is not None))
 
 
-def reap(children: list[Child]) -> None:
-    """Wait for every child to have exited (each has closed its pipe by then, or is about to)."""
+def stop(children: list[Child]) -> None:
+    """The parent is ending early (interrupted, failed): the children stop too (SIGTERM), and
+    their pipes are closed, so that none waits for ever on a pipe nobody reads."""
     for child in children:
-        os.waitpid(child.pid, 0)
+        if not child.closed:
+            child.closed = True
+            os.close(child.pipe)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, signal.SIGTERM)
+
+
+def reap(children: list[Child]) -> None:
+    """Wait for every child to have exited (each has closed its pipe by then, or is about to);
+    one that did not exit 0 is logged."""
+    for child in children:
+        _, status = os.waitpid(child.pid, 0)
+        if status:
+            code = os.waitstatus_to_exitcode(status)
+            log.warning("warm: the process filling a share (pid %d) exited %d", child.pid, code)
 
 
 def _read(
@@ -88,6 +123,7 @@ def _read(
     if not chunk:
         loop.remove_reader(child.pipe)
         os.close(child.pipe)
+        child.closed = True
         if child.done is not None and not child.done.done():
             child.done.set_result(None)
         return

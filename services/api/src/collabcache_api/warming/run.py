@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 class WarmOptions:
     users: int = options.USERS  # the most active users (activity table)
     studies: int = options.STUDIES  # the most active studies
-    concurrency: int = options.CONCURRENCY  # fills in flight at once
+    # Fills in flight at once. In one process (the warm at start runs in an API worker, beside
+    # its requests): half the command's default, which spreads its fills over two processes.
+    concurrency: int = options.CONCURRENCY // options.PROCESSES
 
 
 @dataclass
