@@ -11,13 +11,13 @@ from typing import Any
 LIMITS = {
     "cached GET p99": (
         "the hit path now costs the API less CPU than the bare Redis-GET app does "
-        "(bench.ceiling), yet at 200 req/s the p99 of hits stays at 9-47 ms (8.7 ms in the run "
-        "of 11:04Z), and TTL-only, the same hit path without invalidation, measures about the "
-        "same in the same runs (hits' p50 is 3 ms with the Python open-loop generator, whose "
-        "own CPU is in every figure): the wait is the machine's, two API workers, PostgreSQL, "
-        "Redis, the relay, the invalidator, the load generator and the oracle on two cores, "
-        "and a hit waits behind the misses and writes of its event loop. Not met on this "
-        "machine"
+        "(bench.ceiling), yet at 200 req/s the p99 of hits stays at 9-47 ms (8.7 ms at 11:04Z, "
+        "24.1 ms at 12:02Z), and TTL-only, the same hit path without invalidation, measures "
+        "about the same in the same runs (hits' p50 is 3 ms with the Python open-loop "
+        "generator, whose own CPU is in every figure): the wait is the machine's, two API "
+        "workers, PostgreSQL, Redis, the relay, the invalidator, the load generator and the "
+        "oracle on two cores, and a hit waits behind the misses and writes of its event loop. "
+        "Not met on this machine"
     ),
     "every phase": (
         "after the warm both variants hit 98-100%, so what is left is what collabcache does "
@@ -29,7 +29,8 @@ LIMITS = {
         "phases (the peak's 53 vs 14 ms in the run of 09:36Z), with one sustained run at 128 "
         "ms (one slow second); in the run of 11:04Z its peak p99 was lower (14.60 vs 14.61 "
         "ms, all 1,200 requests answered by both, 199.9 vs 200.0 req/s as timed), its normal "
-        "phase's higher (12.5 vs 10.9 ms); the warming phase, whose length is the warm's, goes "
+        "phase's higher (12.5 vs 10.9 ms), and at 12:02Z every phase's higher (sustained 71 "
+        "vs 15 ms, one slow second); the warming phase, whose length is the warm's, goes "
         "either way run to run"
     ),
     "peak": (
@@ -56,9 +57,9 @@ LIMITS = {
         "of cache-off in the runs of 2026-12-03"
     ),
     "analytics cached": (
-        "met on 2026-12-03 when timed with wrk (one connection, one request at a time: 55.8x, "
-        "0.36 vs 20.0 ms); the Python client (httpx) adds about 1 ms to every request, most of "
-        "a 0.3 ms hit, so its ratio stays at 12-17x (15.6x, 1.23 vs 19.21 ms, in the same run; "
+        "met on 2026-12-03 when timed with wrk (one connection, one request at a time: 55.8x "
+        "and 56.8x in two runs); the Python client (httpx) adds about 1 ms to every request, "
+        "most of a 0.3 ms hit, so its ratio stays at 12-17x (15.6x and 13.1x in the same runs; "
         "bench.cache_latency shows both)"
     ),
     "cache-event emission": (
@@ -81,13 +82,16 @@ LIMITS = {
         "dependencies"
     ),
     "warming": (
-        "the time is met since the warm fills in two processes (46.4 s from launch in this "
-        "run; 38.4 s alone against 52.4 s in one process, 2026-12-03), the p99 not: every "
-        "request over it came in the phase's first 3 s (the warming curve's `slowest_ms`: 340, "
-        "103, 146 ms), when the cache is empty and the first misses (analytics above all, "
-        "20 ms of PostgreSQL each) meet the warm's start; TTL-only, whose warm is the same, "
-        "had 406 and 179 ms there. In phases that are shorter as the warm gets faster, those "
-        "first seconds make the p99: 68-199 ms across four runs"
+        "two quiet runs of the same day, each met one half: at 11:04Z 46.4 s from launch and "
+        "p99 146 ms, at 12:02Z 64.8 s and p99 99.6 ms. The time is the warm's share of the "
+        "two cores under the mix (alone on the machine it fills everything in 38.4 s in two "
+        "processes, 52.4 s in one; in about twenty runs of the phase it took 46-69 s), the p99 is "
+        "the phase's first second or two: with the cache empty, every request misses at once, "
+        "analytics above all (20 ms of PostgreSQL each), and 5-49 of the first 50 requests "
+        "take over 60 ms, run to run, the warm running or not (TTL-only, the same warm: 322 "
+        "and 126 ms in its first two seconds at 12:02Z). The warm's start was made lighter "
+        "(its CPU priority lowered before its imports, 0.9 s less of PostgreSQL in its plan, "
+        "redis-py's per-connection metadata scan gone); the burst at an empty cache remains"
     ),
     "Redis memory": (
         "the permission records: one per user per organization, team and study they have "
