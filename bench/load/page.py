@@ -161,7 +161,9 @@ def method_section(load: dict[str, Any] | None) -> list[str]:
         "TTL-only the warm command runs during the first phase (which then lasts until it is "
         "done): README, 'Cache warming'.",
         f"- Every variant's API runs {load.get('api_workers', 1)} uvicorn worker process(es) "
-        "(`API_WORKERS`).",
+        "(`API_WORKERS`). Before the first phase each worker answers 40 GETs of the mix, and "
+        "the cache is then emptied: a process's first requests (imports, statement caches, "
+        "new connections) are not the cache's cost.",
         "- Variants, one after another, each on its own private `redis-server`: **collabcache** "
         "as built (inline invalidation, the invalidator consuming, cache events on); "
         "**cache-off** (`CACHE_ENABLED=false`); **ttl-only** (the same cache, "

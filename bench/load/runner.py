@@ -9,10 +9,12 @@ share of the GETs. Figures per phase, per endpoint and overall (the phases after
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import sys
 import time
+from collections import Counter
 from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,7 +30,10 @@ from bench.support import temporary_database
 from collabcache_shared.settings import CacheSettings
 
 MIX_SEED = 1000
-WARM_UP_CALLS = 40  # GETs sent one by one before the first phase
+WARM_UP_CALLS = 40  # GETs each API worker answers before the first phase
+WARM_UP_AT_ONCE = 4
+WARM_UP_ROUNDS = 200
+WORKER_HEADER = "x-bench-worker"  # bench.apps.counting_api: the process that answered
 
 
 async def _phase(
@@ -140,14 +145,26 @@ async def _start_all(stack: AsyncExitStack, database: str, workers: int) -> dict
 
 
 async def _warm_process(run: Running, tokens: Tokens, data: Dataset) -> None:
-    """The process warmed, the cache emptied: a new process's first requests (lazy imports,
-    SQLAlchemy's statement cache, pydantic) are not the cache's cost, and every variant's
-    first phase still starts from a cold cache."""
+    """Every worker process warmed, then the cache emptied: a new process's first requests
+    (lazy imports, SQLAlchemy's statement cache, pydantic, opening connections) are not the
+    cache's cost, and every variant's first phase still starts from a cold cache. The GETs go
+    a few at a time, each on a connection of its own, until every worker has answered
+    `WARM_UP_CALLS` of them: one keep-alive connection would have warmed one worker only."""
     mix = Mix(data, MIX_SEED - 1)
-    calls = [c for c in (mix.next() for _ in range(WARM_UP_CALLS * 2)) if not c.writes]
-    async with httpx.AsyncClient(base_url=run.api.url, timeout=30) as client:
-        for call in calls[:WARM_UP_CALLS]:
-            await client.get(call.path, headers=tokens.header(call.user))
+    answered: Counter[str] = Counter()
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=run.api.url, timeout=30, limits=fresh) as client:
+        for _ in range(WARM_UP_ROUNDS):
+            if len(answered) >= run.api.workers and min(answered.values()) >= WARM_UP_CALLS:
+                break
+            calls = [c for c in (mix.next() for _ in range(WARM_UP_AT_ONCE * 2)) if not c.writes]
+            sent = (client.get(c.path, headers=tokens.header(c.user)) for c in calls)
+            for response in await asyncio.gather(*itertools.islice(sent, WARM_UP_AT_ONCE)):
+                answered[response.headers.get(WORKER_HEADER, "?")] += 1
+        else:
+            raise RuntimeError(
+                f"warm-up: answers per worker {dict(answered)}, {run.api.workers} workers"
+            )
     await run.empty_cache()
 
 
