@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
+from bench import open_loop_alone
 from bench.ceiling_stack import Stack, UvicornApp, served_stack
 from bench.wrk_run import Load, run_wrk
 from collabcache_shared.cache.reporting import DATA_FIELD
@@ -151,6 +152,7 @@ async def main(profile: str = "quick", py_spy: Path | None = None) -> dict[str, 
     plan = PLANS[profile]
     async with served_stack(plan.seed_scale) as stack:
         runs = await _rounds(stack, plan)
+        alone = await open_loop_alone.measure(stack, plan.load.seconds * 2)
         if py_spy is not None:
             await stack.record_profiles(py_spy, plan.load)
         payload = stack.payload_bytes
@@ -185,6 +187,8 @@ async def main(profile: str = "quick", py_spy: Path | None = None) -> dict[str, 
         # The ratio a CPU-bound single worker would reach on an otherwise idle machine.
         "cpu_ratio": round(cpu_ratio, 3),
         "verification": verification,
+        # The load benchmark's generator at its peak rate, each app alone (bench.open_loop_alone).
+        "open_loop_alone": alone,
         "runs": runs,
         "targets": [
             {
@@ -230,6 +234,15 @@ def report(result: dict[str, Any]) -> str:
         f"per app; uvicorn {result['uvicorn']}",
         f"Verification: {result['verification']}",
     ]
+    alone = result.get("open_loop_alone")
+    if alone:
+        lines.append(
+            f"The load benchmark's open-loop generator at {alone['rate_per_s']:g} req/s, each app "
+            f"alone for {alone['seconds']:g} s: bare p50 {alone['bare']['p50_ms']} / p99 "
+            f"{alone['bare']['p99_ms']} ms, cached p50 {alone['cached']['p50_ms']} / p99 "
+            f"{alone['cached']['p99_ms']} ms ({alone['cached']['hits']} of "
+            f"{alone['cached']['requests']} HIT)"
+        )
     return "\n".join(lines)
 
 

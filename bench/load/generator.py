@@ -9,9 +9,10 @@ in flight) and its latency runs from that scheduled time to the end of its respo
 stall is charged to every request it delayed, including the time spent waiting to be sent
 (over a fixed pool of 64 keep-alive connections, as wrk2 keeps fixed connections).
 
-The client is aiohttp: its connector queues requests waiting for a connection cheaply, where
-httpx's pool spent the generator's CPU on the queue itself once a slow phase backed it up
-(docs/benchmarks.md, "Who ate the cores").
+The client is `bench.load.http_client`: a request's bytes on a keep-alive connection, its answer
+parsed by httptools. aiohttp's own path cost more than a cache hit it timed (the generator's
+floor, below); httpx's pool spent the generator's CPU on its queue once a slow phase backed it
+up (docs/benchmarks.md, "Who ate the cores").
 
 Every sampled GET (see `Oracle`) is read again, after its response, from a cache-off API on the
 same database; `bench.load.figures` decides which differences are stale reads.
@@ -29,12 +30,14 @@ from typing import Any
 
 import aiohttp
 
+from bench.load import http_client
 from bench.load.workload import Call, Mix
 from collabcache_api.security import issue_token
 from collabcache_shared.settings import AuthSettings
 
 TIMEOUT_S = 10.0
 TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
+SENT_ERRORS = (http_client.ClientError, TimeoutError, OSError)  # no answer to an OpenLoop request
 COMPUTED_AT = frozenset({"generated_at"})  # differs on every computation: not compared
 TOKEN_HOURS = 6  # outlives a variant's full profile (50 minutes of load)
 # A fixed pool, as wrk2 keeps fixed connections: a request due while all are busy waits for one
@@ -43,8 +46,13 @@ TOKEN_HOURS = 6  # outlives a variant's full profile (50 minutes of load)
 CONNECTIONS = 64
 
 
-def session(base_url: str) -> aiohttp.ClientSession:
+def client(base_url: str) -> http_client.Client:
     """Keep-alive connections to `base_url`, at most `CONNECTIONS`; a request waits for one."""
+    return http_client.Client(base_url, CONNECTIONS, TIMEOUT_S)
+
+
+def session(base_url: str) -> aiohttp.ClientSession:
+    """`client`'s limits in aiohttp, for the benches that drive the API in a closed loop."""
     return aiohttp.ClientSession(
         base_url,
         connector=aiohttp.TCPConnector(limit=CONNECTIONS, limit_per_host=CONNECTIONS),
@@ -102,7 +110,7 @@ class Oracle:
     """Re-reads a share of the GETs from a cache-off API and says whether the bodies agree."""
 
     def __init__(self, base_url: str, share: float, seed: int = 11) -> None:
-        self.client = session(base_url)
+        self.client = client(base_url)
         self.share = share
         self.rng = random.Random(seed)
 
@@ -110,19 +118,18 @@ class Oracle:
         return not call.writes and status == 200 and self.rng.random() < self.share
 
     async def agrees(self, call: Call, headers: dict[str, str], body: bytes) -> bool:
-        async with self.client.get(call.path, headers=headers) as truth:
-            content = await truth.read()
-        return truth.status == 200 and _data(json.loads(content)) == _data(json.loads(body))
+        truth = await self.client.request("GET", call.path, headers)
+        return truth.status == 200 and _data(json.loads(truth.body)) == _data(json.loads(body))
 
     async def aclose(self) -> None:
-        await self.client.close()
+        await self.client.aclose()
 
 
 class OpenLoop:
     def __init__(
         self, base_url: str, cache_header: str, tokens: Tokens, oracle: Oracle | None
     ) -> None:
-        self.client = session(base_url)
+        self.client = client(base_url)
         self.cache_header = cache_header
         self.tokens = tokens
         self.oracle = oracle
@@ -163,11 +170,8 @@ class OpenLoop:
         headers = self.tokens.header(call.user)
         sent = loop.time()
         try:
-            async with self.client.request(
-                call.method, call.path, headers=headers, json=call.body
-            ) as response:
-                content = await response.read()
-        except TRANSPORT_ERRORS:
+            response = await self.client.request(call.method, call.path, headers, call.body)
+        except SENT_ERRORS:
             done = loop.time()
             return Sample(call.endpoint, call.writes, due - start, (done - due) * 1000, 0,
                           None, None, None, sent, done, call.path)  # fmt: skip
@@ -193,12 +197,12 @@ class OpenLoop:
         )
         if self.oracle is not None and self.oracle.wants(call, response.status):
             try:
-                same = await self.oracle.agrees(call, headers, content)
-            except TRANSPORT_ERRORS:
+                same = await self.oracle.agrees(call, headers, response.body)
+            except SENT_ERRORS:
                 return sample
             sample.oracle = "same" if same else "differs"
             sample.oracle_done = loop.time()
         return sample
 
     async def aclose(self) -> None:
-        await self.client.close()
+        await self.client.aclose()

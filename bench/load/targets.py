@@ -192,8 +192,22 @@ def lag_targets(result: dict[str, Any] | None) -> list[Target]:
     ]
 
 
+def _alone(ceiling: dict[str, Any] | None) -> str:
+    """The same generator at the peak's rate against each app alone (bench.open_loop_alone)."""
+    alone = (ceiling or {}).get("open_loop_alone")
+    if not alone:
+        return ""
+    hit, bare = alone["cached"], alone["bare"]
+    return (
+        f"; alone at {alone['rate_per_s']:g} req/s: hit p99 {hit['p99_ms']} ms, "
+        f"bare Redis-GET app p99 {bare['p99_ms']} ms"
+    )
+
+
 def collect(result: dict[str, Any]) -> list[Target]:
     targets = load_targets(result.get("load"))
+    if result.get("load"):
+        targets[0]["measured"] += _alone(result.get("ceiling"))
     targets += peak_targets(result.get("load"))
     targets += warm_targets(result.get("load"))
     targets += versus_ttl_only(result.get("load"))
