@@ -10,13 +10,14 @@ from typing import Any
 # target for another reason needs a profile of its own.
 LIMITS = {
     "cached GET p99": (
-        "the hit path now costs the API less CPU than the bare Redis-GET app does "
-        "(bench.ceiling), yet at 200 req/s the p99 of hits stays at 9-47 ms (8.7 ms at 11:04Z, "
-        "24.1 ms at 12:02Z), and TTL-only, the same hit path without invalidation, measures "
-        "about the same in the same runs (hits' p50 is 3 ms with the Python open-loop "
-        "generator, whose own CPU is in every figure): the wait is the machine's, two API "
-        "workers, PostgreSQL, Redis, the relay, the invalidator, the load generator and the "
-        "oracle on two cores, and a hit waits behind the misses and writes of its event loop. "
+        "the hit path itself meets it: alone at 200 req/s, timed by the same open-loop "
+        "generator, a hit's p99 was 3.23 ms and the bare Redis-GET app's 3.45 ms "
+        "(`open_loop_alone`, bench.ceiling, run of 14:26Z). In the peak phase it is the "
+        "machine's: two API workers, PostgreSQL, Redis, the relay, the invalidator, the load "
+        "generator and the oracle share two cores, and a hit waits for a core or behind a "
+        "write, a miss or a refresh in its event loop (TTL-only, the same hit path without the "
+        "invalidation work, measured 6.3-8.4 ms at peak in the four runs of 2026-12-03, "
+        "collabcache 8.7-25.7 ms). "
         "Not met on this machine"
     ),
     "every phase": (
@@ -24,14 +25,14 @@ LIMITS = {
         "for freshness and TTL-only does not: each write fences the entries it changes, "
         "commits and clears them (the next reads miss, or refresh-ahead reloads them in the "
         "background), the relay publishes its events and the invalidator deletes again; "
-        "analytics served stale are refreshed in the background. In the runs of 2026-12-03 "
-        "collabcache's p99 was 1-39 ms above TTL-only's in the normal, peak and sustained "
-        "phases (the peak's 53 vs 14 ms in the run of 09:36Z), with one sustained run at 128 "
-        "ms (one slow second); in the run of 11:04Z its peak p99 was lower (14.60 vs 14.61 "
-        "ms, all 1,200 requests answered by both, 199.9 vs 200.0 req/s as timed), its normal "
-        "phase's higher (12.5 vs 10.9 ms), and at 12:02Z every phase's higher (sustained 71 "
-        "vs 15 ms, one slow second); the warming phase, whose length is the warm's, goes "
-        "either way run to run"
+        "analytics served stale are refreshed in the background. At peak that was 2.2-5.1x "
+        "TTL-only's PostgreSQL CPU and 0.9-1.5x its API CPU (the phases' CPU tables). In the "
+        "runs of 2026-12-03 collabcache's p99 was higher than TTL-only's in the normal, peak "
+        "and sustained phases but once (11:04Z's peak, 14.60 vs 14.61 ms); at 14:26Z, with "
+        "10-s phases, 13.8 vs 12.1 ms (normal), 34.3 vs 14.2 ms (peak) and 19.0 vs 13.4 ms "
+        "(sustained); turning refresh-ahead off made collabcache's peak worse, not better "
+        "(hit p99 31.7 against 18.6 ms, one experiment each). The warming phase's p99 is set "
+        "by its first seconds, when the cache is empty in both"
     ),
     "peak": (
         "met on 2026-12-03 (p99 21 ms at 200 req/s) once each API worker listens on a socket "
@@ -57,16 +58,17 @@ LIMITS = {
         "of cache-off in the runs of 2026-12-03"
     ),
     "analytics cached": (
-        "met on 2026-12-03 when timed with wrk (one connection, one request at a time: 55.8x "
-        "and 56.8x in two runs); the Python client (httpx) adds about 1 ms to every request, "
-        "most of a 0.3 ms hit, so its ratio stays at 12-17x (15.6x and 13.1x in the same runs; "
-        "bench.cache_latency shows both)"
+        "met: timed with wrk (one connection, one request at a time), 55.8x, 56.8x, 35.9x and "
+        "40.2x in the four runs of 2026-12-03 that measured it; an HTTP client in Python adds "
+        "about 1 ms to every request, most of a 0.3 ms hit, so its ratio stays at 12-17x "
+        "(bench.cache_latency shows both)"
     ),
     "cache-event emission": (
         "noise at this scale: the figure compares p50s of a few milliseconds summed over eight "
-        "endpoints (events on against off), and two runs of the part alone right after this "
-        "run measured -6.7% and -4.2% (2026-12-03); events are recorded in memory and sent in "
-        "the background, one script call per thousand"
+        "endpoints (events on against off): -2.5%, +0.3% and +7.5% in three runs of "
+        "2026-12-03 with no change to the events' path, -6.7% and -4.2% in two runs of the "
+        "part alone; events are recorded in memory and sent in the background, one script "
+        "call per thousand"
     ),
     "cached endpoint throughput": (
         "the hit path answers in front of FastAPI's whole stack, with its lookup packed once "
@@ -82,16 +84,13 @@ LIMITS = {
         "dependencies"
     ),
     "warming": (
-        "two quiet runs of the same day, each met one half: at 11:04Z 46.4 s from launch and "
-        "p99 146 ms, at 12:02Z 64.8 s and p99 99.6 ms. The time is the warm's share of the "
-        "two cores under the mix (alone on the machine it fills everything in 38.4 s in two "
-        "processes, 52.4 s in one; in about twenty runs of the phase it took 46-69 s), the p99 is "
-        "the phase's first second or two: with the cache empty, every request misses at once, "
-        "analytics above all (20 ms of PostgreSQL each), and 5-49 of the first 50 requests "
-        "take over 60 ms, run to run, the warm running or not (TTL-only, the same warm: 322 "
-        "and 126 ms in its first two seconds at 12:02Z). The warm's start was made lighter "
-        "(its CPU priority lowered before its imports, 0.9 s less of PostgreSQL in its plan, "
-        "redis-py's per-connection metadata scan gone); the burst at an empty cache remains"
+        "met in the runs of 13:54Z (42.6 s from launch, p99 69.7 ms) and 14:26Z (42.0 s, "
+        "95.6 ms), not before: the bench's warm-up had reached one of the two API workers "
+        "only (one keep-alive connection), so the other served its first requests (imports, "
+        "statement caches, new connections) in the phase's first second, 56-386 ms each. The "
+        "margin is thin: the p99 is set by the phase's first two or three seconds, when the "
+        "cache is empty and every request misses (slowest 257 ms in both variants at 14:26Z), "
+        "and four runs of the phase alone measured 49-67 ms"
     ),
     "Redis memory": (
         "the permission records: one per user per organization, team and study they have "
