@@ -241,7 +241,8 @@ def report(result: dict[str, Any]) -> str:
             f"alone for {alone['seconds']:g} s: bare p50 {alone['bare']['p50_ms']} / p99 "
             f"{alone['bare']['p99_ms']} ms, cached p50 {alone['cached']['p50_ms']} / p99 "
             f"{alone['cached']['p99_ms']} ms ({alone['cached']['hits']} of "
-            f"{alone['cached']['requests']} HIT)"
+            f"{alone['cached']['requests']} HIT; not 200: bare {alone['bare']['not_200']}, "
+            f"cached {alone['cached']['not_200']})"
         )
     return "\n".join(lines)
 

@@ -10,9 +10,9 @@ stall is charged to every request it delayed, including the time spent waiting t
 (over a fixed pool of 64 keep-alive connections, as wrk2 keeps fixed connections).
 
 The client is `bench.load.http_client`: a request's bytes on a keep-alive connection, its answer
-parsed by httptools. aiohttp's own path cost more than a cache hit it timed (the generator's
-floor, below); httpx's pool spent the generator's CPU on its queue once a slow phase backed it
-up (docs/benchmarks.md, "Who ate the cores").
+parsed by httptools. aiohttp's own path cost more than a cache hit it timed (what the generator
+measures alone: bench.open_loop_alone); httpx's pool spent the generator's CPU on its queue
+once a slow phase backed it up (docs/benchmarks.md, "Who ate the cores").
 
 Every sampled GET (see `Oracle`) is read again, after its response, from a cache-off API on the
 same database; `bench.load.figures` decides which differences are stale reads.

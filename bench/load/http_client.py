@@ -5,8 +5,9 @@ Why not aiohttp: against the bare Redis-GET app on this machine, aiohttp's own p
 session, the connector, its request and response objects) put 1.6 ms between a request leaving
 and its answer read at 200 requests/s (p99 4.6 ms), where a protocol writing the request's bytes
 and parsing the answer took 0.8 ms (p99 1.6 ms): the client was most of what a cache hit was
-measured at (docs/benchmarks.md, "The generator's floor"). This client does only what the
+measured at (docs/benchmarks.md, "How the load is made"). This client does only what the
 generator needs: a request's bytes out on an idle connection, status, headers and body back.
+Answers must carry a length or be chunked, as uvicorn's do; HEAD is refused.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class _Connection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError as error:
             self._fail(ClientError(f"bad response: {error}"))
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.reusable = False
@@ -70,23 +72,28 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         answer, self.answer = self.answer, _Answer()
-        self.reusable = self.reusable and self.parser.should_keep_alive()
         status = self.parser.get_status_code()
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(Response(status, answer.headers, b"".join(answer.body)))
+        if 100 <= status < 200:
+            return  # an interim answer: the final one follows
+        self.reusable = self.reusable and self.parser.should_keep_alive()
+        if self.waiter is None or self.waiter.done():
+            self.close()  # an answer nobody asked for: the connection is out of step
+            return
+        self.waiter.set_result(Response(status, answer.headers, b"".join(answer.body)))
 
-    async def exchange(self, request: bytes, timeout_s: float) -> Response:
-        """`request`'s bytes out, its answer back; `TimeoutError` after `timeout_s`."""
+    @property
+    def usable(self) -> bool:
+        return self.reusable and self.transport is not None and not self.transport.is_closing()
+
+    async def exchange(self, request: bytes) -> Response:
+        """`request`'s bytes out, its answer back (the caller bounds the wait)."""
         assert self.transport is not None
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[Response] = loop.create_future()
+        waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self.waiter = waiter
-        expiry = loop.call_later(timeout_s, self._fail, TimeoutError(f"no answer in {timeout_s} s"))
         self.transport.write(request)
         try:
             return await waiter
         finally:
-            expiry.cancel()
             self.waiter = None
 
     def close(self) -> None:
@@ -119,18 +126,22 @@ class Client:
         headers: dict[str, str] | None = None,
         json: object | None = None,
     ) -> Response:
-        """The answer; `ClientError` or `TimeoutError` if none came within the timeout."""
+        """The answer; `ClientError`, `OSError` (no connection) or `TimeoutError` if none came
+        within the timeout, which bounds the whole request: the wait for a free connection,
+        opening one, and the answer."""
+        if method == "HEAD":
+            raise ValueError("HEAD is not supported: its answer's length would be awaited")
         data = b"" if json is None else orjson.dumps(json)
         request = self._encode(method, path, headers or {}, data, json is not None)
-        async with self.slots:
+        async with asyncio.timeout(self.timeout_s), self.slots:
             connection = await self._connection()
             try:
-                response = await connection.exchange(request, self.timeout_s)
+                response = await connection.exchange(request)
             except BaseException:
                 connection.close()
                 self.open.discard(connection)
                 raise
-            if connection.reusable:
+            if connection.usable:
                 self.idle.append(connection)
             else:
                 connection.close()
@@ -144,14 +155,14 @@ class Client:
         lines += [f"{name}: {value}".encode() for name, value in headers.items()]
         if is_json:
             lines.append(b"Content-Type: application/json")
-        if data or method not in ("GET", "HEAD"):
+        if data or method != "GET":
             lines.append(b"Content-Length: %d" % len(data))
         return b"\r\n".join(lines) + b"\r\n\r\n" + data
 
     async def _connection(self) -> _Connection:
         while self.idle:
             connection = self.idle.pop()  # the most recently used: warm in every cache
-            if connection.reusable:
+            if connection.usable:
                 return connection
             self.open.discard(connection)
         loop = asyncio.get_running_loop()

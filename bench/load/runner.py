@@ -155,12 +155,15 @@ async def _warm_process(run: Running, tokens: Tokens, data: Dataset) -> None:
     fresh = httpx.Limits(max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=run.api.url, timeout=30, limits=fresh) as client:
         for _ in range(WARM_UP_ROUNDS):
-            if len(answered) >= run.api.workers and min(answered.values()) >= WARM_UP_CALLS:
-                break
             calls = [c for c in (mix.next() for _ in range(WARM_UP_AT_ONCE * 2)) if not c.writes]
             sent = (client.get(c.path, headers=tokens.header(c.user)) for c in calls)
             for response in await asyncio.gather(*itertools.islice(sent, WARM_UP_AT_ONCE)):
-                answered[response.headers.get(WORKER_HEADER, "?")] += 1
+                worker = response.headers.get(WORKER_HEADER)
+                if worker is None:
+                    raise RuntimeError(f"warm-up: an answer without {WORKER_HEADER}")
+                answered[worker] += response.status_code == 200
+            if len(answered) >= run.api.workers and min(answered.values()) >= WARM_UP_CALLS:
+                break
         else:
             raise RuntimeError(
                 f"warm-up: answers per worker {dict(answered)}, {run.api.workers} workers"

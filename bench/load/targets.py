@@ -200,7 +200,7 @@ def _alone(ceiling: dict[str, Any] | None) -> str:
     hit, bare = alone["cached"], alone["bare"]
     return (
         f"; alone at {alone['rate_per_s']:g} req/s: hit p99 {hit['p99_ms']} ms, "
-        f"bare Redis-GET app p99 {bare['p99_ms']} ms"
+        f"bare Redis-GET app p99 {bare['p99_ms']} ms ({hit['not_200'] + bare['not_200']} not 200)"
     )
 
 

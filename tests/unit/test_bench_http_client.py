@@ -143,3 +143,47 @@ def test_a_connection_the_server_asks_to_close_is_not_reused() -> None:
         assert len(connections) == 3
 
     run(scenario())
+
+
+def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
+    async def answer_then_close(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        await echo(request, writer)
+        return False  # closed after a keep-alive answer: the client learns it only by the FIN
+
+    async def scenario() -> None:
+        async with server(answer_then_close) as (url, connections):
+            client = Client(url, limit=1, timeout_s=5)
+            for _ in range(3):
+                assert (await client.request("GET", "/x")).status == 201
+                await asyncio.sleep(0.05)
+            await client.aclose()
+        assert len(connections) == 3
+
+    run(scenario())
+
+
+def test_an_interim_answer_is_not_the_answer() -> None:
+    async def continue_first(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return await echo(request, writer)
+
+    async def scenario() -> None:
+        async with server(continue_first) as (url, _):
+            client = Client(url, limit=1, timeout_s=5)
+            assert (await client.request("GET", "/y")).status == 201
+            assert (await client.request("GET", "/z")).body == b"GET /z HTTP/1.1"
+            await client.aclose()
+
+    run(scenario())
+
+
+def test_no_server_raises_os_error() -> None:
+    async def scenario() -> None:
+        async with server(echo) as (url, _):
+            pass  # closed: nothing listens on its port any more
+        client = Client(url, limit=1, timeout_s=5)
+        with pytest.raises(OSError):
+            await client.request("GET", "/")
+        assert not client.open
+
+    run(scenario())
