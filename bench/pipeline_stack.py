@@ -79,11 +79,12 @@ class PrivateRedis:
 
 @dataclass
 class Service:
-    """One uvicorn process serving an application factory."""
+    """One process serving an application factory: uvicorn, or with `workers` > 1 the
+    product's server (`bench.apps.served`: a listening socket per worker)."""
 
     factory: str
     env: dict[str, str]
-    workers: int = 1  # uvicorn worker processes sharing the port
+    workers: int = 1  # worker processes on the port
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -101,11 +102,17 @@ class Service:
         return self.factory.split(".")[0].removeprefix("collabcache_")
 
     def launch(self) -> None:
-        cmd = [sys.executable, "-m", "uvicorn", self.factory, "--factory"]
-        cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["--log-level", "warning", "--no-access-log"]
-        cmd += ["--workers", str(self.workers)] if self.workers > 1 else []
-        self.process = processes.popen(cmd, env={**os.environ, **self.env}, cwd=ROOT)
+        env = {**os.environ, **self.env}
+        if self.workers > 1:  # as production runs them: a listening socket per worker
+            cmd = [sys.executable, "-m", "bench.apps.served", self.factory]
+            env |= {"API_HOST": "127.0.0.1", "API_PORT": str(self.port)}
+            env |= {"API_WORKERS": str(self.workers), "ACCESS_LOG": "false"}
+            env.setdefault("LOG_LEVEL", "WARNING")
+        else:
+            cmd = [sys.executable, "-m", "uvicorn", self.factory, "--factory"]
+            cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+            cmd += ["--log-level", "warning", "--no-access-log"]
+        self.process = processes.popen(cmd, env=env, cwd=ROOT)
 
     async def start(self, ready_path: str) -> None:
         self.launch()
