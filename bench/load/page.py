@@ -11,12 +11,13 @@ from typing import Any
 LIMITS = {
     "cached GET p99": (
         "the hit path itself meets it: alone at 200 req/s, timed by the same open-loop "
-        "generator, a hit's p99 was 3.23 ms and the bare Redis-GET app's 3.45 ms "
-        "(`open_loop_alone`, bench.ceiling, run of 14:26Z). In the peak phase it is the "
+        "generator, a hit's p99 was 3.23 and 3.52 ms, the bare Redis-GET app's 3.45 and "
+        "4.88 ms (`open_loop_alone`, bench.ceiling, runs of 14:26Z and 15:01Z). In the peak phase "
+        "it is the "
         "machine's: two API workers, PostgreSQL, Redis, the relay, the invalidator, the load "
         "generator and the oracle share two cores, and a hit waits for a core or behind a "
         "write, a miss or a refresh in its event loop (TTL-only, the same hit path without the "
-        "invalidation work, measured 6.3-8.4 ms at peak in the four runs of 2026-12-03, "
+        "invalidation work, measured 6.1-8.4 ms at peak in the five runs of 2026-12-03, "
         "collabcache 8.7-25.7 ms). "
         "Not met on this machine"
     ),
@@ -30,15 +31,18 @@ LIMITS = {
         "runs of 2026-12-03 collabcache's p99 was higher than TTL-only's in the normal, peak "
         "and sustained phases but once (11:04Z's peak, 14.60 vs 14.61 ms); at 14:26Z, with "
         "10-s phases, 13.8 vs 12.1 ms (normal), 34.3 vs 14.2 ms (peak) and 19.0 vs 13.4 ms "
-        "(sustained); turning refresh-ahead off made collabcache's peak worse, not better "
+        "(sustained); at 15:01Z, with the API served as production serves it (a listening "
+        "socket per worker), sustained was lower (12.0 vs 12.6 ms) and the others higher "
+        "(warming 63.9 vs 39.0, normal 13.4 vs 10.6, peak 22.8 vs 12.1 ms); turning refresh-ahead "
+        "off made collabcache's peak worse, not better "
         "(hit p99 31.7 against 18.6 ms, one experiment each). The warming phase's p99 is set "
         "by its first seconds, when the cache is empty in both"
     ),
     "peak": (
-        "met on 2026-12-03 (p99 21 ms at 200 req/s) once each API worker listens on a socket "
-        "of its own (`SO_REUSEPORT`): with one shared socket, the generator's 64 keep-alive "
-        "connections all stayed with the worker that accepted first (64 of 64, measured), "
-        "which queued the peak while the other idled (p99 30 ms to 0.6 s, run to run)"
+        "met in every run of 2026-12-03 from 06:28Z on (p99 of all requests 14-53 ms at 200 "
+        "req/s); runs before then queued the peak for up to 0.6 s. Until 15:01Z the bench ran "
+        "the API under `uvicorn --workers` (one shared socket), not the product's server (a "
+        "socket per worker, `SO_REUSEPORT`), so what changed the peak then was not the socket"
     ),
     "hit rate": (
         "met on 2026-12-03 once the warm fills the whole bench dataset (every user and study "
@@ -84,8 +88,9 @@ LIMITS = {
         "dependencies"
     ),
     "warming": (
-        "met in the runs of 13:54Z (42.6 s from launch, p99 69.7 ms) and 14:26Z (42.0 s, "
-        "95.6 ms), not before: the bench's warm-up had reached one of the two API workers "
+        "met in the runs of 13:54Z (42.6 s from launch, p99 69.7 ms), 14:26Z (42.0 s, 95.6 "
+        "ms) and 15:01Z (52.2 s, 63.9 ms), not before: the bench's warm-up had reached one of the "
+        "two API workers "
         "only (one keep-alive connection), so the other served its first requests (imports, "
         "statement caches, new connections) in the phase's first second, 56-386 ms each. The "
         "margin is thin: the p99 is set by the phase's first two or three seconds, when the "
@@ -163,8 +168,10 @@ def method_section(load: dict[str, Any] | None) -> list[str]:
         "second is the warming curve; 'after warming' means the other phases. For collabcache and "
         "TTL-only the warm command runs during the first phase (which then lasts until it is "
         "done): README, 'Cache warming'.",
-        f"- Every variant's API runs {load.get('api_workers', 1)} uvicorn worker process(es) "
-        "(`API_WORKERS`). Before the first phase each worker answers 40 GETs of the mix, and "
+        f"- Every variant's API runs {load.get('api_workers', 1)} worker process(es) "
+        "(`API_WORKERS`), served as production serves them (`bench/apps/served.py`: a "
+        "listening socket per worker). Before the first phase each worker answers 40 GETs of the "
+        "mix, and "
         "the cache is then emptied: a process's first requests (imports, statement caches, "
         "new connections) are not the cache's cost.",
         "- Variants, one after another, each on its own private `redis-server`: **collabcache** "
