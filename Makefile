@@ -71,7 +71,7 @@ token: .venv/.synced ## print a bearer token for EMAIL (the last line)
 warm: .venv/.synced ## fill the hottest cache entries now (WARM_ARGS="--users 100 --json" ...)
 	$(RUN) python -m collabcache_api.cli warm $(WARM_ARGS)
 
-bench: .venv/.synced ## quick run of every benchmark (~18 min): bench/results/bench-<stamp>.json
+bench: .venv/.synced ## quick run of every benchmark (~20 min): bench/results/bench-<stamp>.json
 	$(RUN) python -m bench.run --profile quick
 
 bench-full: .venv/.synced ## every benchmark at full duration (hours): then `make bench-report` renders docs
