@@ -59,13 +59,16 @@ async def redis(servers: dict[str, str]) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 def cache(redis: AnyRedis, keyspace: KeySpace) -> CacheManager:
-    """A cache manager on `redis`, under the test's own key space."""
-    return CacheManager(EntryStore(redis, keyspace), CacheSettings())
+    """A cache manager on `redis`, under the test's own key space; an entry served stale is
+    refreshed at once (the spacing is tested in cache/test_cluster.py)."""
+    return CacheManager(EntryStore(redis, keyspace), CacheSettings(stale_refresh_seconds=0))
 
 
 @pytest.fixture(scope="session")
 async def app(api_settings: ApiSettings, redis_settings: RedisSettings) -> AsyncIterator[object]:
-    application = create_app(api_settings, redis_settings)
+    """The API; an entry served stale is refreshed at once (the spacing between refreshes
+    has tests of its own: cache_http/test_stale_analytics.py)."""
+    application = create_app(api_settings, redis_settings, CacheSettings(stale_refresh_seconds=0))
     async with application.router.lifespan_context(application):
         yield application
 

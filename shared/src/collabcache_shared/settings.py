@@ -174,6 +174,9 @@ class CacheSettings(_Base):
     # e.g. CACHE_TTL_SECONDS='{"ORGANIZATION_ANALYTICS": 3600}'; other families keep defaults.
     ttl_seconds: dict[str, int] = Field(default_factory=dict)
     stale_bound_seconds: int = Field(default=60, ge=0)
+    # An entry served stale is recomputed once it is this old (at most half the bound): the
+    # writes of that time cost one recompute, not one each.
+    stale_refresh_seconds: float = Field(default=30.0, ge=0)
     lease_ms: int = Field(default=10_000, ge=100)
     stampede_wait_seconds: float = Field(default=2.0, gt=0)
     stampede_poll_seconds: float = Field(default=0.01, gt=0)
@@ -214,6 +217,11 @@ class CacheSettings(_Base):
         fences, and every write fenced before it commits or rolls back within the fence period
         (README, "The fenced cache protocol")."""
         return math.ceil(self.fence_seconds)
+
+    @property
+    def refresh_spacing_ms(self) -> int:
+        """How old an entry served stale is before its refresh starts."""
+        return int(min(self.stale_refresh_seconds, self.stale_bound_seconds / 2) * 1000)
 
     def max_fields(self, family: Family) -> int:
         if family is Family.USER_PERMISSIONS:

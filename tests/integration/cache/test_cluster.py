@@ -64,6 +64,39 @@ async def test_a_stale_serving_family_past_its_bound_is_reloaded(
     assert (reloaded.outcome, reloaded.body) == (Outcome.MISS, b"v2")
 
 
+async def test_a_stale_entry_is_refreshed_once_it_is_the_spacing_old(
+    redis: AnyRedis, keyspace: KeySpace
+) -> None:
+    """Reads of a stale entry filled less than `stale_refresh_seconds` ago are STALE and load
+    nothing; once it is that old one refresh loads the value of every write meanwhile."""
+    spacing = 0.5
+    settings = CacheSettings(stale_refresh_seconds=spacing)
+    cache = CacheManager(EntryStore(redis, keyspace), settings)
+    slot = analytics_slot()
+    database = {"value": b"v1"}
+    loads = 0
+
+    async def load() -> bytes:
+        nonlocal loads
+        loads += 1
+        return database["value"]
+
+    await cache.get_or_load(slot, load)
+    filled = time.monotonic()
+    for value in (b"v2", b"v3"):
+        database["value"] = value
+        assert await cache.invalidate([slot.key])
+        stale = await cache.get_or_load(slot, load)
+        assert (stale.outcome, stale.body) == (Outcome.STALE, b"v1")
+    await asyncio.sleep(spacing / 2)
+    assert time.monotonic() - filled < spacing, "too slow a machine for this test"
+    assert loads == 1, "a refresh before the entry was the spacing old"
+    refreshed = await wait_for_body(cache, slot, load, b"v3")
+    assert refreshed.outcome is Outcome.HIT and loads == 2
+    assert time.monotonic() - filled >= spacing
+    await cache.aclose()
+
+
 async def wait_for_body(cache: CacheManager, slot: Slot, load: Loader, body: bytes) -> Result:
     deadline = time.monotonic() + 5
     while True:

@@ -1,5 +1,6 @@
 """Analytics may be served stale: for at most the stale bound, while one background refresh
-runs; with a bound of zero a read after a write is always fresh."""
+runs, which waits until the entry is `CACHE_STALE_REFRESH_SECONDS` old (the writes of that
+time cost one refresh); with a bound of zero a read after a write is always fresh."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import event
 
 from collabcache_api import analytics
 from collabcache_api.main import create_app
@@ -21,6 +23,7 @@ from collabcache_shared.cache.manager import CacheManager, Outcome
 from collabcache_shared.cache.store import EntryStore, Slot
 from collabcache_shared.settings import ApiSettings, CacheSettings, RedisSettings
 from tests.integration.builders import Scene
+from tests.integration.cache_http.layers import hit_path_of
 from tests.integration.statements import StatementCounter
 
 MEMBERS_BY_ROLE_SQL = "SELECT role, count(*) FROM organization_members"
@@ -86,6 +89,60 @@ async def test_stale_then_one_background_refresh_then_fresh(
     assert sql.count(MEMBERS_BY_ROLE_SQL) == 1, "one background refresh, not one per request"
     # the refresh gave its connection back (it must not reuse the request's closed session)
     await _until(read, lambda r: pool.checkedout() <= idle, 1.0)
+
+
+async def test_writes_within_the_refresh_spacing_cost_one_refresh(
+    make_app: Callable[..., Any], scene: Scene
+) -> None:
+    """Three writes in a row: the reads between them are STALE, answered by the hit path, and
+    no refresh starts until the entry is `stale_refresh_seconds` old; then one refresh shows
+    all three."""
+    spacing = 1.0
+    application, client = await make_app(stale_refresh_seconds=spacing, events_enabled=False)
+    path = f"/api/organizations/{scene.org_id}/analytics"
+    before = _comments(await _warm(client, path, scene))
+    filled = time.monotonic()
+    layer = hit_path_of(application)
+    served = layer.served
+    sql = StatementCounter()
+    event.listen(application.state.container.engine.sync_engine, "before_cursor_execute", sql)
+    for round_ in range(3):
+        await _comment(client, scene, f"round {round_}")
+        read = await client.get(path, headers=scene.owner.headers)
+        assert read.headers["x-cache"] == "STALE", round_
+        assert _comments(read) == before
+    assert layer.served == served + 3, "a STALE answer is the hit path's"
+    assert time.monotonic() - filled < spacing, "too slow a machine for this test"
+    assert sql.count(MEMBERS_BY_ROLE_SQL) == 0, "a refresh before the entry was old enough"
+
+    def fresh(r: httpx.Response) -> bool:
+        return r.headers["x-cache"] == "HIT" and _comments(r) == before + 3
+
+    read_ = lambda: client.get(path, headers=scene.owner.headers)  # noqa: E731
+    await _until(read_, fresh, spacing + REFRESH_WITHIN_S)
+    assert time.monotonic() - filled >= spacing
+    assert sql.count(MEMBERS_BY_ROLE_SQL) == 1, "one refresh for the three writes"
+
+
+async def test_an_entry_older_than_the_spacing_is_refreshed_at_once(
+    make_app: Callable[..., Any], scene: Scene
+) -> None:
+    """The spacing only delays the refresh of an entry filled less than that long ago."""
+    spacing = 1.0
+    _, client = await make_app(stale_refresh_seconds=spacing, events_enabled=False)
+    path = f"/api/organizations/{scene.org_id}/analytics"
+    before = _comments(await _warm(client, path, scene))
+    await asyncio.sleep(spacing)
+    await _comment(client, scene)
+    written = time.monotonic()
+    assert (await client.get(path, headers=scene.owner.headers)).headers["x-cache"] == "STALE"
+
+    def fresh(r: httpx.Response) -> bool:
+        return r.headers["x-cache"] == "HIT" and _comments(r) == before + 1
+
+    read = lambda: client.get(path, headers=scene.owner.headers)  # noqa: E731
+    await _until(read, fresh, spacing / 2)
+    assert time.monotonic() - written < spacing / 2
 
 
 @pytest.fixture

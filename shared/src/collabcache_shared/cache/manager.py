@@ -153,7 +153,7 @@ class CacheManager:
             served = self._serve(found)
             if served is not None:
                 if served.outcome is Outcome.STALE:
-                    self.schedule_refresh(slot, load, found.generation)
+                    self.schedule_refresh(found, load)
                 return served
         flight = self._flights.get(slot)
         if flight is not None:
@@ -189,6 +189,25 @@ class CacheManager:
     def all_hits(self, found: Sequence[Found]) -> list[Result] | None:
         """Every entry fresh and not marked stale: the HITs (counted); else None, counting
         nothing (`get_or_load` then serves stale, loads or waits, and counts that)."""
+        hits = self._hits(found)
+        if hits is not None:
+            self.counters["hit"] += len(hits)
+        return hits
+
+    def servable(self, found: Sequence[Found]) -> list[Result] | None:
+        """`all_hits`, or the hits with the last entry served STALE (its family may be, within
+        the bound): the caller schedules its refresh (`schedule_refresh`)."""
+        hits = self.all_hits(found)
+        if hits is not None or not found or found[-1].stale_since_ms is None:
+            return hits
+        head = self._hits(found[:-1])
+        last = self._serve(found[-1]) if head is not None else None
+        if head is None or last is None:
+            return None
+        self.counters["hit"] += len(head)
+        return [*head, last]
+
+    def _hits(self, found: Sequence[Found]) -> list[Result] | None:
         now = now_ms()
         entries = [self.fresh(f, now) for f in found]
         hits = [
@@ -196,10 +215,7 @@ class CacheManager:
             for f, entry in zip(found, entries, strict=True)
             if entry is not None and f.stale_since_ms is None
         ]
-        if len(hits) != len(found):
-            return None
-        self.counters["hit"] += len(hits)
-        return hits
+        return hits if len(hits) == len(found) else None
 
     def _serve(self, found: Found) -> Result | None:
         if found.stale_since_ms is None:
@@ -216,19 +232,30 @@ class CacheManager:
             return Result(entry.body, entry.etag, Outcome.STALE, age_s=entry.age_ms(now) // 1000)
         return None
 
-    def schedule_refresh(self, slot: Slot, load: Loader, generation: int) -> None:
-        """One background refresh per entry and process (the lease covers other processes)."""
+    def schedule_refresh(self, found: Found, load: Loader) -> None:
+        """One background refresh per entry and process (the lease covers other processes),
+        not before the entry is `refresh_spacing_ms` old: the writes of that time are
+        recomputed once (README, "Consistency guarantees in plain words", the limits)."""
+        slot = found.slot
         if slot in self._refreshing:
             return
         self._refreshing.add(slot)
+        age_ms = found.entry.age_ms(now_ms()) if found.entry is not None else 0
+        wait_ms = self.settings.refresh_spacing_ms - age_ms
 
         async def refresh() -> None:
             try:
+                current = found
+                if wait_ms > 0:
+                    await asyncio.sleep(wait_ms / 1000)
+                    current = (await self._redis(self.store.lookup, [slot]))[0]
+                    if current.entry is None or current.stale_since_ms is None:
+                        return  # refreshed meanwhile, or dropped: the next reader loads it
                 # "miss": refused if another refresh has already made the entry fresh (a
                 # reader that saw it stale just before that fill would load it again).
-                lease = await self._redis(self._lease, slot, generation, "miss")
+                lease = await self._redis(self._lease, slot, current.generation, "miss")
                 if lease.granted:
-                    await self._fill(slot, lease, generation, await load())
+                    await self._fill(slot, lease, current.generation, await load())
             except Exception:
                 log.exception("background refresh of %s failed", slot.key.scope)
             finally:

@@ -1,19 +1,19 @@
 """The hit path (README, "The hit path"): a cached GET answered before FastAPI routes it.
 
-A plain ASGI layer around the whole application, FastAPI's middleware included (`serve_hits_first`):
-a hit pays for none of it. What those layers would do to a hit it does itself: a `Host` the
-API does not serve, or a GET with a body, falls through to them; a hit goes through the same
-CORS middleware; every hit carries the security headers. For a GET of a route
-declared as a cached read (`reads.CachedRead` on its
-endpoint), it checks the bearer token (remembered, expiry checked each time), reads the page
-request, and looks up in one Redis round trip that the caller exists, their standing and the
-page. When all three are fresh hits and the standing lets the caller see the resource, it
-answers as the endpoint would (`answers.raw_answer`, the same cache event). What a path, page
-and caller make of a read (route, ids, slots, the packed lookup) is remembered; the token is
-still checked on every request. Anything
-else falls through to FastAPI unchanged: a miss (its lookup handed on, not repeated), a stale
-or refused entry, a refresh request, a token or a parameter FastAPI would refuse, an unknown
-route, Redis unusable, or any error.
+A plain ASGI layer around the whole application, FastAPI's middleware included
+(`serve_hits_first`): a hit pays for none of it. What those layers would do to a hit it does
+itself: a `Host` the API does not serve, or a GET with a body, falls through to them; a hit goes
+through the same CORS middleware; every hit carries the security headers. For a GET of a route
+declared as a cached read (`reads.CachedRead` on its endpoint), it checks the bearer token
+(remembered, expiry checked each time), reads the page request, and looks up in one Redis round
+trip that the caller exists, their standing and the page. When all three are fresh hits (or the
+page, of an unpaginated read that may be, is served stale within its bound, its refresh
+scheduled) and the standing lets the caller see the resource, it answers as the endpoint would
+(`answers.raw_answer`, the same cache event). What a path, page and caller make of a read
+(route, ids, slots, the packed lookup) is remembered; the token is still checked on every
+request. Anything else falls through to FastAPI unchanged: a miss (its lookup handed on, not
+repeated), an entry stale past its bound or refused, a refresh request, a token or a parameter
+FastAPI would refuse, an unknown route, Redis unusable, or any error.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collabcache_shared.cache.lookup_call import Lookup
-from collabcache_shared.cache.store import Slot
+from collabcache_shared.cache.manager import CacheManager, Outcome, Result
+from collabcache_shared.cache.store import Found, Slot
 from collabcache_shared.security_headers import SECURITY_HEADERS
 
 from ..bootstrap import Container
@@ -41,6 +42,7 @@ from ..guards import HostCheck
 from .answers import note_lookup, raw_answer
 from .hit_request import caller, variant_of
 from .reads import LOOKED_UP, CachedRead, declared, slots_of
+from .refill import own_session_loader
 
 log = logging.getLogger(__name__)
 CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -197,14 +199,17 @@ class HitPath:
             return None
         route, ids, slots = prepared.route, prepared.ids, prepared.slots
         found = await cache.lookup(prepared.lookup)
-        served = cache.all_hits(found) if found is not None else None
-        if served is None:  # a miss, or Redis unusable: FastAPI goes on from this lookup
-            scope.setdefault("state", {})[LOOKED_UP] = (slots, found)
+        served = self._served(cache, route.read, found)
+        if found is None or served is None:  # a miss, or Redis unusable: FastAPI goes on
+            scope.setdefault("state", {})[LOOKED_UP] = (slots, found)  # from this lookup
             return None
         standing = route.read.standing(ids)
         if standing is not None and not standing.allows(served[1].body):
             return None  # FastAPI answers the 404, from the same cached standing
         answer = served[-1]
+        if answer.outcome is Outcome.STALE:  # README, "Consistency guarantees", the limits
+            refresh = own_session_loader(container, route.read, ids, user_id)
+            cache.schedule_refresh(found[-1], refresh)
         if route.read.is_standing and standing is not None:  # rendered from the record
             answer = standing.response(answer, user_id)
         if_none_match = headers.get(b"if-none-match")
@@ -213,6 +218,18 @@ class HitPath:
         if container.refresh_ahead is not None:
             container.refresh_ahead.note(route.read, ids, user_id, prepared.variant)
         return raw
+
+    @staticmethod
+    def _served(
+        cache: CacheManager, read: CachedRead, found: list[Found] | None
+    ) -> list[Result] | None:
+        """Every entry a hit; for an unpaginated read that may be served stale, its entry
+        may be STALE (within the bound)."""
+        if found is None:
+            return None
+        if read.serve_stale and not read.paginated:
+            return cache.servable(found)
+        return cache.all_hits(found)
 
     def _prepare(
         self,

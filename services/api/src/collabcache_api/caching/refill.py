@@ -56,6 +56,20 @@ async def refill(
         assert standing is not None
         return await refill_standing(container, standing, user_id, after_load)
     page = default_page(container) if read.paginated else None
+    load = own_session_loader(container, read, ids, user_id, page)
+    variant = page.variant if page is not None else "-"
+    return await _fill(container, Slot(read.key(ids, user_id), variant), load, after_load)
+
+
+def own_session_loader(
+    container: Container,
+    read: CachedRead,
+    ids: Mapping[str, uuid.UUID],
+    user_id: uuid.UUID,
+    page: PageRequest | None = None,
+) -> Loader:
+    """`read`'s body loaded in a read session of its own: it may run after the request that
+    asked for it has ended (a refill, the refresh of an entry served stale)."""
     read_load = read.load
     assert read_load is not None
 
@@ -64,8 +78,7 @@ async def refill(
             body = await read_load(session, ids, user_id, page)
         return body.model_dump_json().encode()
 
-    variant = page.variant if page is not None else "-"
-    return await _fill(container, Slot(read.key(ids, user_id), variant), load, after_load)
+    return load
 
 
 # Pages leased at once by `refill_reads`: a reader of one waits for at most this many loads.
