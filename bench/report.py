@@ -32,7 +32,9 @@ FOCUSED = (
 CPU_NOTE = (
     "CPU seconds each process used in the phase (bench/load/cpu.py; the outbox relay runs in "
     "the API, so its CPU is the API's; PostgreSQL's backends serving the bench database are the "
-    "variant's and the oracle's alike). Cores busy: their sum over the phase's wall time, of 2."
+    "variant's and the oracle's alike). Cores busy: their sum over the phase's wall time, of 2. "
+    "Cores stolen: the CPU time the host gave to others while this machine had work (the "
+    "kernel's steal time) over the same wall time; a phase with some is a busy machine's."
 )
 
 

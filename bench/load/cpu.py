@@ -54,6 +54,15 @@ def _postgres(database: str) -> tuple[list[int], list[int]]:
     return ours, rest
 
 
+def _stolen() -> float:
+    """CPU seconds the hypervisor ran something else while this machine's CPUs had work (the
+    kernel's steal time, summed over CPUs; 0 where it is not reported)."""
+    return float(getattr(psutil.cpu_times(), "steal", 0.0))
+
+
+STOLEN_NOTED = 0.05  # cores the host took during a phase, from which it is said
+
+
 class CpuMeter:
     """`roles()` names the pids of each role when asked (workers come and go); `database`: the
     run's PostgreSQL database."""
@@ -62,6 +71,7 @@ class CpuMeter:
         self._roles = roles
         self._database = database
         self._start: dict[str, float] = {}
+        self._stolen = 0.0
 
     def _read(self) -> dict[str, float]:
         roles = {**self._roles(), "load generator": [os.getpid()]}
@@ -72,32 +82,40 @@ class CpuMeter:
 
     def start(self) -> None:
         self._start = self._read()
+        self._stolen = _stolen()
 
     def stop(self, seconds: float) -> dict[str, float]:
         """CPU seconds per role since `start`, and the share of the machine's cores they used
-        over the phase's `seconds` (`cores busy`)."""
+        over the phase's `seconds` (`cores busy`); and the cores the host took meanwhile
+        (`cores stolen`: a figure taken then is a busy machine's)."""
         end = self._read()
+        stolen = _stolen() - self._stolen
         used = {role: max(0.0, end[role] - self._start.get(role, end[role])) for role in end}
         figures = {role: round(value, 2) for role, value in used.items()}
         figures["cores busy"] = round(sum(used.values()) / seconds, 2) if seconds else 0.0
+        figures["cores stolen"] = round(stolen / seconds, 2) if seconds else 0.0
         return figures
 
 
 def table(load: dict[str, Any]) -> str:
-    """Per variant and phase: cores busy, CPU seconds of each role, and the GETs' outcomes."""
+    """Per variant and phase: cores busy and stolen, CPU seconds of each role, and the GETs'
+    outcomes."""
     lines = [
-        "| variant | phase | cores busy | CPU seconds by process | GETs by outcome |",
-        "|---|---|---|---|---|",
+        "| variant | phase | cores busy | cores stolen | CPU seconds by process "
+        "| GETs by outcome |",
+        "|---|---|---|---|---|---|",
     ]
     for name, v in load["variants"].items():
         for phase, p in v["phases"].items():
             cpu = dict(p["overall"].get("cpu_seconds") or {})
             busy = cpu.pop("cores busy", None)
+            stolen = cpu.pop("cores stolen", "-")
             ranked = sorted(cpu.items(), key=lambda item: -item[1])
             eaten = ", ".join(f"{role} {seconds:g}" for role, seconds in ranked if seconds >= 0.01)
             counted = p["overall"].get("outcomes") or {}
             outcomes = ", ".join(f"{k} {n}" for k, n in counted.items())
-            lines.append(f"| {name} | {phase} | {busy} | {eaten or '-'} | {outcomes or '-'} |")
+            row = f"| {name} | {phase} | {busy} | {stolen} | {eaten or '-'} | {outcomes or '-'} |"
+            lines.append(row)
     return "\n".join(lines)
 
 
@@ -109,6 +127,7 @@ def limits(load: dict[str, Any], cores: int) -> list[str]:
         o = p["overall"]
         cpu = dict(o.get("cpu_seconds") or {})
         busy = cpu.pop("cores busy", 0.0)
+        stolen = cpu.pop("cores stolen", 0.0)
         total = sum(cpu.values()) or 1.0
         ranked = sorted(cpu.items(), key=lambda item: -item[1])[:4]
         shares = ", ".join(f"{role} {seconds / total:.0%}" for role, seconds in ranked)
@@ -119,9 +138,12 @@ def limits(load: dict[str, Any], cores: int) -> list[str]:
             verdict = "kept up, with cores to spare"
         else:
             verdict = "not bound by the cores: its latency came from elsewhere (see the p99)"
+        busy_host = f" The host took {stolen} cores meanwhile: a busy machine's figures." * (
+            stolen >= STOLEN_NOTED
+        )
         lines.append(
             f"- **{phase}** ({p['rate_per_s']:g} req/s offered, {served:.0%} served, p99 "
             f"{o['p99_ms']} ms): {busy} of {cores} cores busy; CPU by process: {shares}. "
-            f"{verdict.capitalize()}."
+            f"{verdict.capitalize()}.{busy_host}"
         )
     return lines

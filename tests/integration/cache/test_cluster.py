@@ -69,7 +69,7 @@ async def test_a_stale_entry_is_refreshed_once_it_is_the_spacing_old(
 ) -> None:
     """Reads of a stale entry filled less than `stale_refresh_seconds` ago are STALE and load
     nothing; once it is that old one refresh loads the value of every write meanwhile."""
-    spacing = 0.5
+    spacing = 1.0
     settings = CacheSettings(stale_refresh_seconds=spacing)
     cache = CacheManager(EntryStore(redis, keyspace), settings)
     slot = analytics_slot()
@@ -94,6 +94,40 @@ async def test_a_stale_entry_is_refreshed_once_it_is_the_spacing_old(
     refreshed = await wait_for_body(cache, slot, load, b"v3")
     assert refreshed.outcome is Outcome.HIT and loads == 2
     assert time.monotonic() - filled >= spacing
+    await cache.aclose()
+
+
+async def test_a_refresh_a_write_overtook_is_followed_by_one_within_the_spacing(
+    redis: AnyRedis, keyspace: KeySpace
+) -> None:
+    """A write lands while a refresh loads: its value is stored but the entry stays stale
+    since the first write. The next refresh starts once the entry has been stale the spacing,
+    not the spacing after that fill (which, repeated, would run past the bound)."""
+    spacing, loading = 1.0, 0.8
+    cache = CacheManager(EntryStore(redis, keyspace), CacheSettings(stale_refresh_seconds=spacing))
+    slot = analytics_slot()
+    database = {"value": b"v1"}
+    loads = 0
+
+    async def load() -> bytes:
+        nonlocal loads
+        loads += 1
+        if loads == 2:  # the first refresh: a write commits while it loads
+            await asyncio.sleep(loading)
+            database["value"] = b"v3"
+            assert await cache.invalidate([slot.key])
+            return b"v2"
+        return database["value"]
+
+    await cache.get_or_load(slot, load)
+    await asyncio.sleep(spacing)  # old enough: the first refresh starts at once
+    database["value"] = b"v2"
+    assert await cache.invalidate([slot.key])
+    stale_since = time.monotonic()
+    assert (await cache.get_or_load(slot, load)).outcome is Outcome.STALE
+    refreshed = await wait_for_body(cache, slot, load, b"v3")
+    assert refreshed.outcome is Outcome.HIT and loads == 3
+    assert time.monotonic() - stale_since < spacing + loading / 2
     await cache.aclose()
 
 

@@ -97,11 +97,11 @@ async def test_writes_within_the_refresh_spacing_cost_one_refresh(
     """Three writes in a row: the reads between them are STALE, answered by the hit path, and
     no refresh starts until the entry is `stale_refresh_seconds` old; then one refresh shows
     all three."""
-    spacing = 1.0
+    spacing = 2.0
     application, client = await make_app(stale_refresh_seconds=spacing, events_enabled=False)
     path = f"/api/organizations/{scene.org_id}/analytics"
+    filled = time.monotonic()  # a little before the fill
     before = _comments(await _warm(client, path, scene))
-    filled = time.monotonic()
     layer = hit_path_of(application)
     served = layer.served
     sql = StatementCounter()
@@ -128,7 +128,7 @@ async def test_an_entry_older_than_the_spacing_is_refreshed_at_once(
     make_app: Callable[..., Any], scene: Scene
 ) -> None:
     """The spacing only delays the refresh of an entry filled less than that long ago."""
-    spacing = 1.0
+    spacing = 2.0
     _, client = await make_app(stale_refresh_seconds=spacing, events_enabled=False)
     path = f"/api/organizations/{scene.org_id}/analytics"
     before = _comments(await _warm(client, path, scene))

@@ -6,7 +6,6 @@ Importing any module of the service connects to nothing; only `lifespan` does.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -135,14 +134,6 @@ def build_container(
     )
 
 
-def settle_heap() -> None:
-    """What the process built to start (modules, the app, the container) is moved out of the
-    garbage collector's sight: a full collection then walks only what requests left alive, in
-    milliseconds instead of a pause of a few hundred (README, "Running on more cores")."""
-    gc.collect()
-    gc.freeze()
-
-
 def make_lifespan(
     settings: ApiSettings,
     redis_settings: RedisSettings,
@@ -179,7 +170,6 @@ def make_lifespan(
             container.cache_events.start()
         if container.outbox_relay:
             container.outbox_relay.start()
-        settle_heap()
         started: list[asyncio.Task[object]] = []
         if after_start is not None:
             started.append(asyncio.create_task(after_start(container)))

@@ -234,14 +234,17 @@ class CacheManager:
 
     def schedule_refresh(self, found: Found, load: Loader) -> None:
         """One background refresh per entry and process (the lease covers other processes),
-        not before the entry is `refresh_spacing_ms` old: the writes of that time are
-        recomputed once (README, "Consistency guarantees in plain words", the limits)."""
+        once the entry is `refresh_spacing_ms` old, or has been stale that long (a refresh a
+        write overtook stores its value and leaves the entry stale): the writes of that time
+        are recomputed once (README, "Consistency guarantees in plain words", the limits)."""
         slot = found.slot
         if slot in self._refreshing:
             return
         self._refreshing.add(slot)
-        age_ms = found.entry.age_ms(now_ms()) if found.entry is not None else 0
-        wait_ms = self.settings.refresh_spacing_ms - age_ms
+        now = now_ms()
+        age_ms = found.entry.age_ms(now) if found.entry is not None else 0
+        stale_ms = now - found.stale_since_ms if found.stale_since_ms is not None else 0
+        wait_ms = self.settings.refresh_spacing_ms - max(age_ms, stale_ms)
 
         async def refresh() -> None:
             try:

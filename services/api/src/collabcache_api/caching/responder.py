@@ -64,9 +64,10 @@ class CachedReads:
         after the response) in one of its own."""
         load = read.load
         assert load is not None
-        if read.serve_stale:
-            return self.in_own_session(lambda own: load(own, ids, self.user_id, page))
-        return lambda: load(self.session, ids, self.user_id, page)
+        user_id = self.user_id
+        if read.serve_stale:  # holds no request: its refresh may start seconds later
+            return in_own_session(self.container, lambda own: load(own, ids, user_id, page))
+        return lambda: load(self.session, ids, user_id, page)
 
     async def respond(
         self,
@@ -105,19 +106,6 @@ class CachedReads:
             found: list[Found] | None = looked[1]
             return found
         return await cache.lookup(slots)
-
-    def in_own_session(
-        self, load: Callable[[AsyncSession], Awaitable[M]]
-    ) -> Callable[[], Awaitable[M]]:
-        """A loader with a unit of work of its own, for families that may be served stale:
-        their refresh runs in the background after the response, when the request's session
-        is being closed (sharing it races its close and leaks the connection it reopens)."""
-
-        async def run() -> M:
-            async with db.unit_of_work(self.container.sessions) as session:
-                return await load(session)
-
-        return run
 
     async def respond_standing(self, standing: Standing) -> Response:
         """For GET .../permissions: the response is rendered from the standing record."""
@@ -185,3 +173,17 @@ async def get_cached_reads(
 
 
 CachedReadsDep = Annotated[CachedReads, Depends(get_cached_reads)]
+
+
+def in_own_session(
+    container: Container, load: Callable[[AsyncSession], Awaitable[M]]
+) -> Callable[[], Awaitable[M]]:
+    """A loader with a unit of work of its own, for families that may be served stale:
+    their refresh runs in the background after the response, when the request's session
+    is being closed (sharing it races its close and leaks the connection it reopens)."""
+
+    async def run() -> M:
+        async with db.unit_of_work(container.sessions) as session:
+            return await load(session)
+
+    return run
