@@ -24,6 +24,17 @@ from tests.integration.cache.redis_server import RedisCluster, temp_directory
 BOUND = 1.0  # seconds: no call may take longer, even with a node gone
 
 
+class Source:
+    """The database a loader reads: its current value, and how many times it was read."""
+
+    def __init__(self) -> None:
+        self.value, self.loads = b"v1", 0
+
+    async def load(self) -> bytes:
+        self.loads += 1
+        return self.value
+
+
 def analytics_slot() -> Slot:
     return Slot(CacheKey.of(Family.ORGANIZATION_ANALYTICS, uuid.uuid4()))
 
@@ -70,29 +81,21 @@ async def test_a_stale_entry_is_refreshed_once_it_is_the_spacing_old(
     """Reads of a stale entry filled less than `stale_refresh_seconds` ago are STALE and load
     nothing; once it is that old one refresh loads the value of every write meanwhile."""
     spacing = 1.0
-    settings = CacheSettings(stale_refresh_seconds=spacing)
-    cache = CacheManager(EntryStore(redis, keyspace), settings)
+    cache = CacheManager(EntryStore(redis, keyspace), CacheSettings(stale_refresh_seconds=spacing))
     slot = analytics_slot()
-    database = {"value": b"v1"}
-    loads = 0
-
-    async def load() -> bytes:
-        nonlocal loads
-        loads += 1
-        return database["value"]
-
-    await cache.get_or_load(slot, load)
+    source = Source()
+    await cache.get_or_load(slot, source.load)
     filled = time.monotonic()
     for value in (b"v2", b"v3"):
-        database["value"] = value
+        source.value = value
         assert await cache.invalidate([slot.key])
-        stale = await cache.get_or_load(slot, load)
+        stale = await cache.get_or_load(slot, source.load)
         assert (stale.outcome, stale.body) == (Outcome.STALE, b"v1")
     await asyncio.sleep(spacing / 2)
     assert time.monotonic() - filled < spacing, "too slow a machine for this test"
-    assert loads == 1, "a refresh before the entry was the spacing old"
-    refreshed = await wait_for_body(cache, slot, load, b"v3")
-    assert refreshed.outcome is Outcome.HIT and loads == 2
+    assert source.loads == 1, "a refresh before the entry was the spacing old"
+    refreshed = await wait_for_body(cache, slot, source.load, b"v3")
+    assert refreshed.outcome is Outcome.HIT and source.loads == 2
     assert time.monotonic() - filled >= spacing
     await cache.aclose()
 
@@ -106,27 +109,24 @@ async def test_a_refresh_a_write_overtook_is_followed_by_one_within_the_spacing(
     spacing, loading = 1.0, 0.8
     cache = CacheManager(EntryStore(redis, keyspace), CacheSettings(stale_refresh_seconds=spacing))
     slot = analytics_slot()
-    database = {"value": b"v1"}
-    loads = 0
+    source = Source()
 
     async def load() -> bytes:
-        nonlocal loads
-        loads += 1
-        if loads == 2:  # the first refresh: a write commits while it loads
+        body = await source.load()
+        if source.loads == 2:  # the first refresh: a write commits while it loads
             await asyncio.sleep(loading)
-            database["value"] = b"v3"
+            source.value = b"v3"
             assert await cache.invalidate([slot.key])
-            return b"v2"
-        return database["value"]
+        return body
 
     await cache.get_or_load(slot, load)
     await asyncio.sleep(spacing)  # old enough: the first refresh starts at once
-    database["value"] = b"v2"
+    source.value = b"v2"
     assert await cache.invalidate([slot.key])
     stale_since = time.monotonic()
     assert (await cache.get_or_load(slot, load)).outcome is Outcome.STALE
     refreshed = await wait_for_body(cache, slot, load, b"v3")
-    assert refreshed.outcome is Outcome.HIT and loads == 3
+    assert refreshed.outcome is Outcome.HIT and source.loads == 3
     assert time.monotonic() - stale_since < spacing + loading / 2
     await cache.aclose()
 
