@@ -194,12 +194,12 @@ class CacheManager:
             self.counters["hit"] += len(hits)
         return hits
 
-    def servable(self, found: Sequence[Found]) -> list[Result] | None:
-        """`all_hits`, or the hits with the last entry served STALE (its family may be, within
-        the bound): the caller schedules its refresh (`schedule_refresh`)."""
-        hits = self.all_hits(found)
-        if hits is not None or not found or found[-1].stale_since_ms is None:
-            return hits
+    def hits_then_stale(self, found: Sequence[Found]) -> list[Result] | None:
+        """Where `all_hits` found no answer: the hits, with the last entry served STALE (its
+        family may be, within the bound); the caller schedules its refresh
+        (`schedule_refresh`). None otherwise, counting nothing."""
+        if not found or found[-1].stale_since_ms is None:
+            return None
         head = self._hits(found[:-1])
         last = self._serve(found[-1]) if head is not None else None
         if head is None or last is None:

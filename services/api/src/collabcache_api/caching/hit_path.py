@@ -227,9 +227,10 @@ class HitPath:
         may be STALE (within the bound)."""
         if found is None:
             return None
-        if read.serve_stale and not read.paginated:
-            return cache.servable(found)
-        return cache.all_hits(found)
+        served = cache.all_hits(found)
+        if served is None and read.serve_stale and not read.paginated:
+            return cache.hits_then_stale(found)
+        return served
 
     def _prepare(
         self,
