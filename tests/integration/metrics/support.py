@@ -163,6 +163,14 @@ def consumed_by(service: MetricsService, stream: str = "cache_events") -> float:
     return value or 0.0
 
 
+def failed_batches_of(service: MetricsService, stream: str = "cache_events") -> float:
+    """Batches the service read and left pending (a failed transaction or a passed deadline)."""
+    value = service.registry.get_sample_value(
+        "collabcache_metrics_failed_batches_total", {"stream": stream}
+    )
+    return value or 0.0
+
+
 def claimed_by(service: MetricsService, stream: str = "cache_events") -> float:
     value = service.registry.get_sample_value(
         "collabcache_metrics_claimed_total", {"stream": stream}

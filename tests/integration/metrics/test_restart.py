@@ -23,6 +23,7 @@ from tests.integration.metrics.support import (
     consumed_by,
     eventually,
     expected_figures,
+    failed_batches_of,
     group_settled,
     publish,
     publish_slowly,
@@ -66,7 +67,11 @@ async def test_a_restart_mid_stream_and_a_crashed_reader_lose_and_double_nothing
         snapshot = await AggregateReader(redis, keyspace).snapshot(totals=True)
 
     assert consumed_by(first) + consumed_by(second) == N  # each event folded exactly once
-    assert claimed_by(first) + claimed_by(second) == CRASHED_BATCH
+    # The dead reader's batch is claimed; so is any batch a live reader left pending because it
+    # could not apply it before its deadline (a busy host), and nothing else.
+    left_pending = failed_batches_of(first) + failed_batches_of(second)
+    claimed = claimed_by(first) + claimed_by(second)
+    assert CRASHED_BATCH <= claimed <= CRASHED_BATCH + FAST.batch_size * left_pending
     assert snapshot.totals is not None
     from collabcache_metrics.stats import figures
 
