@@ -15,7 +15,13 @@ from redis.asyncio.cluster import RedisCluster as RedisClusterClient
 
 from collabcache_shared.cache.client import make_redis
 from collabcache_shared.cache.keys import POLICIES, CacheKey, Family, KeySpace
-from collabcache_shared.cache.manager import CacheManager, Loader, Outcome, Result
+from collabcache_shared.cache.manager import (
+    REFRESHES_AT_ONCE,
+    CacheManager,
+    Loader,
+    Outcome,
+    Result,
+)
 from collabcache_shared.cache.store import AnyRedis, EntryStore, Slot
 from collabcache_shared.settings import CacheSettings, RedisSettings
 from tests.cache_support import retire
@@ -128,6 +134,35 @@ async def test_a_refresh_a_write_overtook_is_followed_by_one_within_the_spacing(
     refreshed = await wait_for_body(cache, slot, load, b"v3")
     assert refreshed.outcome is Outcome.HIT and source.loads == 3
     assert time.monotonic() - stale_since < spacing + loading / 2
+    await cache.aclose()
+
+
+async def test_a_burst_of_stale_entries_is_refreshed_a_few_at_a_time(
+    redis: AnyRedis, keyspace: KeySpace
+) -> None:
+    """Many entries found stale together (a bulk write): their background refreshes queue,
+    `REFRESHES_AT_ONCE` loading at a time, and every one of them still loads the new value."""
+    cache = CacheManager(EntryStore(redis, keyspace), CacheSettings(stale_refresh_seconds=0))
+    slots = [analytics_slot() for _ in range(4 * REFRESHES_AT_ONCE)]
+    value, loading, most = b"v1", 0, 0
+
+    async def load() -> bytes:
+        nonlocal loading, most
+        loading += 1
+        most = max(most, loading)
+        await asyncio.sleep(0.05)
+        loading -= 1
+        return value
+
+    for slot in slots:
+        await cache.get_or_load(slot, load)
+    value, most = b"v2", 0
+    assert await cache.invalidate([slot.key for slot in slots])
+    for slot in slots:
+        assert (await cache.get_or_load(slot, load)).outcome is Outcome.STALE
+    for slot in slots:
+        assert (await wait_for_body(cache, slot, load, b"v2")).outcome is Outcome.HIT
+    assert most == REFRESHES_AT_ONCE
     await cache.aclose()
 
 

@@ -36,6 +36,10 @@ from .store import EntryStore, FillResult, Found, Lease, Slot
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Background refreshes of stale entries one process loads at once: a burst of them (a bulk
+# write, entries a warm filled together growing old together) queues instead of taking the
+# database and the event loop all at once (README, "Consistency guarantees in plain words").
+REFRESHES_AT_ONCE = 2
 Loader = Callable[[], Awaitable[bytes]]
 
 
@@ -75,6 +79,7 @@ class CacheManager:
         self._flights: dict[Slot, Flight[Result]] = {}
         self._refreshing: set[Slot] = set()
         self._background: set[asyncio.Task[None]] = set()
+        self._refresh_slots = asyncio.Semaphore(REFRESHES_AT_ONCE)
         self.counters: dict[str, int] = dict.fromkeys(
             [
                 "hit",
@@ -254,11 +259,12 @@ class CacheManager:
                     current = (await self._redis(self.store.lookup, [slot]))[0]
                     if current.entry is None or current.stale_since_ms is None:
                         return  # refreshed meanwhile, or dropped: the next reader loads it
-                # "miss": refused if another refresh has already made the entry fresh (a
-                # reader that saw it stale just before that fill would load it again).
-                lease = await self._redis(self._lease, slot, current.generation, "miss")
-                if lease.granted:
-                    await self._fill(slot, lease, current.generation, await load())
+                async with self._refresh_slots:
+                    # "miss": refused if another refresh has already made the entry fresh (a
+                    # reader that saw it stale just before that fill would load it again).
+                    lease = await self._redis(self._lease, slot, current.generation, "miss")
+                    if lease.granted:
+                        await self._fill(slot, lease, current.generation, await load())
             except Exception:
                 log.exception("background refresh of %s failed", slot.key.scope)
             finally:
